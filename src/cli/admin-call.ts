@@ -1,0 +1,35 @@
+// Runs an admin operation where it must run: through the admin socket when a server owns the data
+// directory (two processes must never write one store), or on the store directly when none does.
+import { callAdmin } from '../admin/client.ts';
+import { adminOperations, runOperation, type AdminArgs } from '../admin/operations.ts';
+import { adminSocketPath } from '../admin/socket-path.ts';
+import type { Config } from '../config.ts';
+import { Directory } from '../core/directory.ts';
+import { createLogger } from '../log.ts';
+import { openStore } from '../store/open.ts';
+import { StoreError } from '../store/types.ts';
+import { CliError } from './errors.ts';
+
+export async function runAdmin(config: Config, op: string, args: AdminArgs): Promise<unknown> {
+  const answer = (await callAdmin(adminSocketPath(config.data), op, args)) ?? (await runLocally(config, op, args));
+  if (!answer.ok) throw new CliError(answer.error.message);
+  return answer.result;
+}
+
+async function runLocally(config: Config, op: string, args: AdminArgs) {
+  const log = createLogger({ level: 'warn', format: 'text' });
+  let store;
+  try {
+    store = await openStore(config, log);
+  } catch (error) {
+    if (error instanceof StoreError && error.code === 'ELOCKED') {
+      throw new CliError(`${error.message}\n(its admin socket did not answer; is it still starting?)`);
+    }
+    throw error;
+  }
+  try {
+    return await runOperation(adminOperations(new Directory(store)), op, args);
+  } finally {
+    await store.close();
+  }
+}

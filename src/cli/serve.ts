@@ -1,0 +1,62 @@
+// flashhub serve
+import { Command } from 'commander';
+import { insecureSwitches } from '../config.ts';
+import { createLogger } from '../log.ts';
+import { startServer } from '../server/server.ts';
+import { commit, version } from '../version.ts';
+import { configFrom, withStoreOptions } from './options.ts';
+
+export function serveCommand(): Command {
+  return withStoreOptions(new Command('serve'))
+    .description('run the server: all four hubs on one port')
+    .option('-p, --port <port>', 'port of the main listener (default 8080)')
+    .option('--host <address>', 'address of the main listener (default: every interface)')
+    .option('--listen <addresses>', 'more listeners, comma-separated host:port or :port')
+    .option('--demo', "load the seeds' demo data and turn on their unauthenticated modes (not for production)")
+    .option('--no-legacy-routes', "don't answer the seeds' original paths at the root")
+    .option('--origin <origin>', 'allow this browser origin (repeatable; * for any)', (value: string, all: string[] = []) => [...all, value])
+    .option('--log-level <level>', 'debug, info, warn or error')
+    .addHelpText('after', `
+Every setting can also come from FLASHHUB_* variables, a .env file or --config FILE; see \`flashhub config\`.
+
+Examples:
+  $ flashhub serve --port 8080
+  $ flashhub serve --data /var/lib/flashhub --listen :4500,:4501
+  $ flashhub serve --demo                      # try the seeds' examples on a throw-away directory`)
+    .action(async (_opts: unknown, command: Command) => {
+      const { config } = configFrom(command);
+      const log = createLogger({ level: config.logLevel, format: config.logFormat });
+      if (config.demo) log.warn('server.demo_mode', { detail: 'demo data loaded; unauthenticated seed modes are on' });
+      for (const name of insecureSwitches(config)) log.warn('server.insecure_switch', { setting: name });
+      const server = await startServer(config, log);
+      log.info('server.started', {
+        version,
+        commit,
+        pid: process.pid,
+        data: config.data,
+        listening: server.listeners.map(({ address }) => `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`),
+      });
+      stopOnSignals(server.shutdown, log);
+    });
+}
+
+function stopOnSignals(shutdown: () => Promise<void>, log: ReturnType<typeof createLogger>): void {
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      log.warn('server.forced_exit', { signal });
+      process.exit(1);
+    }
+    signalled = true;
+    log.info('server.stopping', { signal });
+    shutdown().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error('server.shutdown_failed', { error });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

@@ -1,0 +1,88 @@
+// One live connection (a WebSocket or an SSE stream) of any hub. Transports give it a sink; hubs send
+// through it. The sink's own buffer is the send queue: once it holds more than `maxBufferedBytes`, the
+// client is not reading, and it is dropped with a reason instead of slowing anyone or growing memory.
+import { randomUUID } from 'node:crypto';
+import type { UserId } from '../store/types.ts';
+
+export interface CloseReason {
+  /** WebSocket close code; SSE streams just end. */
+  code: number;
+  text: string;
+}
+
+export const closeReasons = {
+  shutdown: { code: 1001, text: 'server shutting down' },
+  clientGone: { code: 1000, text: 'client closed' },
+  slowConsumer: { code: 1008, text: 'send queue full: client is not reading' },
+  tooManyConnections: { code: 1008, text: 'too many connections for this user' },
+  tokenExpired: { code: 1008, text: 'token expired' },
+  userRemoved: { code: 1008, text: 'user removed' },
+  protocolError: { code: 1002, text: 'protocol error' },
+  frameTooLarge: { code: 1009, text: 'frame too large' },
+  idle: { code: 1001, text: 'no answer to ping' },
+} as const satisfies Record<string, CloseReason>;
+
+export type Transport = 'ws' | 'sse';
+
+export interface SessionSink {
+  write(frame: string | Buffer): void;
+  bufferedBytes(): number;
+  close(reason: CloseReason): void;
+}
+
+export interface SessionInit {
+  hub: string;
+  transport: Transport;
+  sink: SessionSink;
+  maxBufferedBytes: number;
+  remoteAddress?: string;
+}
+
+export class Session {
+  readonly id = randomUUID();
+  readonly hub: string;
+  readonly transport: Transport;
+  readonly remoteAddress: string | undefined;
+  readonly openedAt = Date.now();
+  userId: UserId | undefined;
+  closeReason: CloseReason | undefined;
+  readonly #sink: SessionSink;
+  readonly #maxBufferedBytes: number;
+  readonly #closeListeners: ((reason: CloseReason) => void)[] = [];
+
+  constructor(init: SessionInit) {
+    this.hub = init.hub;
+    this.transport = init.transport;
+    this.remoteAddress = init.remoteAddress;
+    this.#sink = init.sink;
+    this.#maxBufferedBytes = init.maxBufferedBytes;
+  }
+
+  get closed(): boolean {
+    return this.closeReason !== undefined;
+  }
+
+  /** Returns false when the frame was not sent (session closed, or dropped for not reading). */
+  send(frame: string | Buffer): boolean {
+    if (this.closed) return false;
+    if (this.#sink.bufferedBytes() > this.#maxBufferedBytes) {
+      this.close(closeReasons.slowConsumer);
+      return false;
+    }
+    this.#sink.write(frame);
+    return true;
+  }
+
+  /** Closes once; later calls are ignored. Transports call it with clientGone when the peer left. */
+  close(reason: CloseReason): void {
+    if (this.closed) return;
+    this.closeReason = reason;
+    if (reason !== closeReasons.clientGone) this.#sink.close(reason);
+    for (const listener of this.#closeListeners.splice(0)) listener(reason);
+  }
+
+  onClose(listener: (reason: CloseReason) => void): void {
+    if (this.closeReason) listener(this.closeReason);
+    else this.#closeListeners.push(listener);
+  }
+}

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { SignJWT, decodeJwt } from 'jose';
+import { TokenError, Tokens } from './tokens.ts';
+
+const lifetimes = { client: 300, user: 7200, stream: 60 };
+const secret = randomBytes(32);
+const tokens = new Tokens(secret, lifetimes);
+
+async function rejects(promise: Promise<unknown>, reason: TokenError['reason']) {
+  await assert.rejects(promise, (error: unknown) => error instanceof TokenError && error.reason === reason);
+}
+
+describe('tokens', () => {
+  test('a token verifies as its own kind with its claims', async () => {
+    const token = await tokens.issue('user', '7', 'alice', { email: 'alice' });
+    const claims = await tokens.verify(token, 'user');
+    assert.equal(claims.subject, '7');
+    assert.equal(claims.username, 'alice');
+    const payload = decodeJwt(token);
+    assert.equal(payload.typ, 'user');
+    assert.equal(payload.email, 'alice');
+    assert.equal((payload.exp ?? 0) - (payload.iat ?? 0), 7200);
+  });
+
+  test('a token never verifies as another kind', async () => {
+    const user = await tokens.issue('user', '1', 'alice');
+    const stream = await tokens.issue('stream', '1', 'alice');
+    const client = await tokens.issue('client', 'backend');
+    await rejects(tokens.verify(user, 'client'), 'invalid');
+    await rejects(tokens.verify(user, 'stream'), 'invalid');
+    await rejects(tokens.verify(stream, 'user'), 'invalid');
+    await rejects(tokens.verify(client, 'user'), 'invalid');
+  });
+
+  test('a token signed with the right key but claiming another kind is refused', async () => {
+    const forged = await new SignJWT({ typ: 'client' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('flashhub')
+      .setSubject('1')
+      .setExpirationTime('5m')
+      .sign(secret);
+    await rejects(tokens.verify(forged, 'user'), 'wrong-kind');
+  });
+
+  test('expired tokens are refused as expired', async () => {
+    const expired = await new SignJWT({ typ: 'user' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('flashhub')
+      .setSubject('1')
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 10)
+      .sign(secret);
+    await rejects(tokens.verify(expired, 'user'), 'expired');
+  });
+
+  test('other keys, algorithms and garbage are refused', async () => {
+    const other = new Tokens(randomBytes(32), lifetimes);
+    await rejects(tokens.verify(await other.issue('user', '1'), 'user'), 'invalid');
+    const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"typ":"user","sub":"1","iss":"flashhub","exp":9999999999}').toString('base64url')}.`;
+    await rejects(tokens.verify(none, 'user'), 'invalid');
+    await rejects(tokens.verify('not a token', 'user'), 'invalid');
+  });
+});

@@ -1,0 +1,26 @@
+// What a hub gives the server: a Hono sub-app for its canonical prefix, optionally the routes it also
+// answers at the root (compatibility mode), and the WebSocket paths it upgrades.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Hono } from 'hono';
+import type { Core } from '../core/core.ts';
+
+export interface UpgradeRoute {
+  /** Pathname without the query, e.g. /presence/ws or /chats/alice. */
+  matches(pathname: string): boolean;
+  /** Root aliases are skipped when legacy routes are off. */
+  legacy: boolean;
+  handle(request: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
+export interface Hub {
+  /** Also the canonical prefix: /<name>/... */
+  name: string;
+  app: Hono;
+  legacyApp?: Hono;
+  upgrades?: UpgradeRoute[];
+  /** Called at shutdown, after live sessions were closed. */
+  close?(): Promise<void>;
+}
+
+export type HubFactory = (core: Core) => Hub | Promise<Hub>;

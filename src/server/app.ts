@@ -1,0 +1,40 @@
+// The HTTP application: health endpoints, the hubs under their prefixes and (in compatibility mode)
+// at the root, and JSON answers for everything else.
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Core } from '../core/core.ts';
+import type { Hub } from '../hubs/hub.ts';
+
+export interface Readiness {
+  ready: boolean;
+}
+
+export function buildApp(core: Core, hubs: Hub[], readiness: Readiness): Hono {
+  const app = new Hono();
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: core.config.bodyLimit,
+      onError: (c) => c.json({ error: `request body larger than ${core.config.bodyLimit} bytes` }, 413),
+    }),
+  );
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', (c) =>
+    readiness.ready ? c.json({ status: 'ready' }) : c.json({ status: 'not ready' }, 503),
+  );
+  // Seed 000 answers its health check at the root; browsers will get the web console here.
+  app.get('/', (c) => c.text('healthcheck!'));
+
+  for (const hub of hubs) app.route(`/${hub.name}`, hub.app);
+  if (core.config.legacyRoutes) {
+    for (const hub of hubs) if (hub.legacyApp) app.route('/', hub.legacyApp);
+  }
+
+  app.notFound((c) => c.json({ error: 'Not Found' }, 404));
+  app.onError((error, c) => {
+    core.log.error('http.unhandled_error', { method: c.req.method, path: c.req.path, error: error.stack ?? error.message });
+    return c.json({ error: 'Internal Server Error' }, 500);
+  });
+  return app;
+}

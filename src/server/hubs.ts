@@ -1,0 +1,4 @@
+// The hubs this server runs. Adding a hub means adding its factory here, and nothing else in server/.
+import type { HubFactory } from '../hubs/hub.ts';
+
+export const hubFactories: HubFactory[] = [];

@@ -1,0 +1,122 @@
+// Runs the real flashhub command for integration tests: the sources by default, or a built executable
+// when FLASHHUB_BIN names one (so the same tests check the release artifact).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const command: string[] = process.env.FLASHHUB_BIN
+  ? [path.resolve(process.env.FLASHHUB_BIN)]
+  : [process.execPath, path.join(root, 'src/cli/main.ts')];
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  input?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+/** The environment tests start from: none of the developer's FLASHHUB_* or seed variables leak in. */
+function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!/^(FLASHHUB_|PORT$|HTTP_HOST$|JWT_|CLIENT_|ORIGIN$|NODE_OPTIONS$|NODE_TEST)/.test(name)) env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+export function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
+  const [file, ...prefix] = command as [string, ...string[]];
+  const child = spawn(file, [...prefix, ...args], { cwd: options.cwd ?? os.tmpdir(), env: cleanEnv(options.env) });
+  child.stdin.end(options.input ?? '');
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
+  return new Promise((resolve) => {
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export interface RunningFlashhub {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  /** Every JSON log line so far. */
+  logs: Record<string, unknown>[];
+  /** Sends the signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+/** Starts `flashhub serve --port 0` and resolves once it logged server.started. */
+export function startFlashhub(args: string[], options: RunOptions = {}): Promise<RunningFlashhub> {
+  const [file, ...prefix] = command as [string, ...string[]];
+  const child = spawn(file, [...prefix, 'serve', '--port', '0', '--host', '127.0.0.1', ...args], {
+    cwd: options.cwd ?? os.tmpdir(),
+    env: cleanEnv({ FLASHHUB_LOG_FORMAT: 'json', ...options.env }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`flashhub did not start within 20 s:\n${stderr}`));
+    }, options.timeoutMs ?? 20_000);
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      stderr += chunk;
+      let end;
+      while ((end = stderr.indexOf('\n')) >= 0) {
+        const line = stderr.slice(0, end);
+        stderr = stderr.slice(end + 1);
+        let record: Record<string, unknown>;
+        try {
+          record = JSON.parse(line);
+        } catch {
+          record = { event: 'unparsed', line };
+        }
+        logs.push(record);
+        if (record.event === 'server.started') {
+          clearTimeout(timer);
+          const listening = (record.listening as string[])[0]!;
+          const port = Number(listening.slice(listening.lastIndexOf(':') + 1));
+          resolve({
+            child,
+            port,
+            url: `http://127.0.0.1:${port}`,
+            logs,
+            exited,
+            stop: (signal = 'SIGTERM') => {
+              child.kill(signal);
+              return exited;
+            },
+          });
+        }
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`flashhub exited with ${code} before starting:\n${logs.map((l) => JSON.stringify(l)).join('\n')}\n${stderr}`));
+    });
+  });
+}
+
+export async function tempDir(prefix = 'flashhub-test-'): Promise<{ path: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  return { path: dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
