@@ -2,9 +2,6 @@
 // executable applications on Node 22 only run a CJS main script (reference/packaging.md).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-
-const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
 
 function gitCommit() {
   try {

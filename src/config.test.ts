@@ -127,3 +127,12 @@ describe('config', () => {
     assert.ok(!JSON.stringify(rows).includes('k'.repeat(32)));
   });
 });
+
+test("the README's configuration table lists every setting", async () => {
+  const { readFile } = await import('node:fs/promises');
+  const { envName, fileKey, options } = await import('./config.ts');
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+  for (const spec of options) {
+    assert.ok(readme.includes(`| \`${fileKey(spec.key)}\` | \`${envName(spec.key)}\``), `README lacks ${fileKey(spec.key)}`);
+  }
+});

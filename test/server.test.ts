@@ -47,7 +47,7 @@ describe('server', () => {
   test('bodies over the limit get 413, not a crash', async () => {
     const response = await fetch(`${server.url}/anything`, { method: 'POST', body: 'x'.repeat((1 << 20) + 1) });
     assert.equal(response.status, 413);
-    assert.match((await response.json()).error, /larger than 1048576 bytes/);
+    assert.match(((await response.json()) as { error: string }).error, /larger than 1048576 bytes/);
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
   });
 

@@ -20,7 +20,7 @@ function program(): Command {
     .addCommand(clientCommand())
     .addCommand(configCommand())
     .addHelpText('after', `
-Quick start:
+Examples:
   $ flashhub serve --port 8080                 # data in ./flashhub-data
   $ flashhub user add alice --password-stdin   # in another terminal, while the server runs
 

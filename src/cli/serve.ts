@@ -29,6 +29,8 @@ Examples:
       if (config.demo) log.warn('server.demo_mode', { detail: 'demo data loaded; unauthenticated seed modes are on' });
       for (const name of insecureSwitches(config)) log.warn('server.insecure_switch', { setting: name });
       const server = await startServer(config, log);
+      // Before announcing the start: whoever reads the announcement may signal at once.
+      stopOnSignals(server.shutdown, log);
       log.info('server.started', {
         version,
         commit,
@@ -36,7 +38,6 @@ Examples:
         data: config.data,
         listening: server.listeners.map(({ address }) => `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`),
       });
-      stopOnSignals(server.shutdown, log);
     });
 }
 

@@ -15,7 +15,9 @@ export function buildApp(core: Core, hubs: Hub[], readiness: Readiness): Hono {
     '*',
     bodyLimit({
       maxSize: core.config.bodyLimit,
-      onError: (c) => c.json({ error: `request body larger than ${core.config.bodyLimit} bytes` }, 413),
+      // The rest of the body is never read, so the connection cannot be reused: say so, or clients
+      // send their next request into a socket that is about to close.
+      onError: (c) => c.json({ error: `request body larger than ${core.config.bodyLimit} bytes` }, 413, { Connection: 'close' }),
     }),
   );
 
