@@ -106,7 +106,7 @@ export const options: readonly OptionSpec[] = [
     aliases: [{ name: 'CLIENT_SECRET' }] },
   { key: 'userTokenTtl', kind: 'int', default: 7200, min: 60, max: 30 * 86400, describe: 'lifetime of user tokens, seconds',
     aliases: [{ name: 'JWT_EXP', convert: minutesToSeconds }] },
-  { key: 'streamTokenTtl', kind: 'int', default: 300, min: 10, max: 86400, describe: 'lifetime of stream (EventSource) tokens, seconds' },
+  { key: 'streamTokenTtl', kind: 'int', default: 300, min: 5, max: 86400, describe: 'lifetime of stream (EventSource) tokens, seconds' },
   { key: 'clientTokenTtl', kind: 'int', default: 300, min: 10, max: 86400, describe: 'lifetime of API client tokens, seconds' },
   { key: 'bodyLimit', kind: 'int', default: 1 << 20, min: 1024, max: 64 << 20, describe: 'largest HTTP request body, bytes' },
   { key: 'frameLimit', kind: 'int', default: 64 << 10, min: 512, max: 16 << 20, describe: 'largest WebSocket frame, bytes' },

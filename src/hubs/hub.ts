@@ -16,8 +16,11 @@ export interface UpgradeRoute {
 export interface Hub {
   /** Also the canonical prefix: /<name>/... */
   name: string;
-  app: Hono;
-  legacyApp?: Hono;
+  // Each hub types its own bindings and variables; the server only mounts the apps.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  app: Hono<any>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  legacyApp?: Hono<any>;
   upgrades?: UpgradeRoute[];
   /** Called at shutdown, after live sessions were closed. */
   close?(): Promise<void>;

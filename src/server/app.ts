@@ -1,9 +1,10 @@
 // The HTTP application: health endpoints, the hubs under their prefixes and (in compatibility mode)
 // at the root, and JSON answers for everything else.
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
 import type { Core } from '../core/core.ts';
 import type { Hub } from '../hubs/hub.ts';
+import { allowedOrigin } from '../transports/origin.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -11,15 +12,17 @@ export interface Readiness {
 
 export function buildApp(core: Core, hubs: Hub[], readiness: Readiness): Hono {
   const app = new Hono();
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: core.config.bodyLimit,
-      // The rest of the body is never read, so the connection cannot be reused: say so, or clients
-      // send their next request into a socket that is about to close.
-      onError: (c) => c.json({ error: `request body larger than ${core.config.bodyLimit} bytes` }, 413, { Connection: 'close' }),
-    }),
-  );
+  app.use('*', cors({ origin: (origin) => allowedOrigin(origin, core.config.origins) ?? null, credentials: true }));
+  // A declared body over the limit is refused before anyone reads it; chunked bodies are limited
+  // while being read (transports/json-body.ts). The unread body makes the connection unusable,
+  // hence Connection: close (or the client's next request on it fails).
+  app.use('*', async (c, next) => {
+    const declared = Number(c.req.header('content-length') ?? 0);
+    if (declared > core.config.bodyLimit) {
+      return c.json({ error: `request body larger than ${core.config.bodyLimit} bytes` }, 413, { Connection: 'close' });
+    }
+    await next();
+  });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) =>

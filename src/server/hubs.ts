@@ -1,4 +1,5 @@
 // The hubs this server runs. Adding a hub means adding its factory here, and nothing else in server/.
 import type { HubFactory } from '../hubs/hub.ts';
+import { createNotifyHub } from '../hubs/notify/index.ts';
 
-export const hubFactories: HubFactory[] = [];
+export const hubFactories: HubFactory[] = [createNotifyHub];

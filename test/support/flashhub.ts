@@ -120,3 +120,14 @@ export async function tempDir(prefix = 'flashhub-test-'): Promise<{ path: string
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
   return { path: dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
+
+/** Resolves with the first log line (already seen or still to come) that matches. */
+export async function waitForLog(server: RunningFlashhub, matches: (line: Record<string, unknown>) => boolean, timeoutMs = 5000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const line = server.logs.find(matches);
+    if (line) return line;
+    if (Date.now() > deadline) throw new Error(`no matching log line within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
