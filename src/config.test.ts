@@ -78,6 +78,7 @@ describe('config', () => {
     assert.throws(() => load({ flags: { logLevel: 'loud' } }), /log_level \(from flag\): must be one of debug, info, warn, error/);
     assert.throws(() => load({ env: { FLASHHUB_LISTEN: ':4500,localhost' } }), /'localhost' is not host:port/);
     assert.throws(() => load({ env: { FLASHHUB_DEMO: 'maybe' } }), /demo .*must be true or false/);
+    assert.throws(() => load({ flags: { presenceAuthUrl: 'ftp://id.example/users/me' } }), /presence_auth_url \(from flag\): 'ftp:.*' is not an http\(s\) URL/);
   });
 
   test("published default secrets and short secrets are refused", () => {

@@ -31,6 +31,9 @@ export interface Config {
   clientTokenTtl: number;
   bodyLimit: number;
   frameLimit: number;
+  wsHeartbeat: number;
+  presenceAuthUrl: string;
+  presenceAuthTimeout: number;
   sendQueueBytes: number;
   connectionsPerUser: number;
   loginAttemptsPerMinute: number;
@@ -44,7 +47,7 @@ export interface Config {
 export type ConfigKey = keyof Config;
 export type Sources = Record<ConfigKey, string>;
 
-type Kind = 'port' | 'int' | 'bool' | 'string' | 'secret' | 'list' | 'listen' | 'choice';
+type Kind = 'port' | 'int' | 'bool' | 'string' | 'url' | 'secret' | 'list' | 'listen' | 'choice';
 
 interface Alias {
   name: string;
@@ -110,6 +113,9 @@ export const options: readonly OptionSpec[] = [
   { key: 'clientTokenTtl', kind: 'int', default: 300, min: 10, max: 86400, describe: 'lifetime of API client tokens, seconds' },
   { key: 'bodyLimit', kind: 'int', default: 1 << 20, min: 1024, max: 64 << 20, describe: 'largest HTTP request body, bytes' },
   { key: 'frameLimit', kind: 'int', default: 64 << 10, min: 512, max: 16 << 20, describe: 'largest WebSocket frame, bytes' },
+  { key: 'wsHeartbeat', kind: 'int', default: 30, min: 1, max: 3600, describe: 'seconds between WebSocket pings; a socket that misses one pong is dropped' },
+  { key: 'presenceAuthUrl', kind: 'url', default: '', describe: "presence: check access tokens at this identity endpoint (seed 001's GET /users/me) besides flashhub's own" },
+  { key: 'presenceAuthTimeout', kind: 'int', default: 5, min: 1, max: 60, describe: 'presence: seconds to wait for the identity endpoint; no answer means an invalid token' },
   { key: 'sendQueueBytes', kind: 'int', default: 1 << 20, min: 16 << 10, max: 256 << 20, describe: 'bytes queued for one slow connection before it is dropped' },
   { key: 'connectionsPerUser', kind: 'int', default: 32, min: 1, max: 100_000, describe: 'live connections one user may hold' },
   { key: 'loginAttemptsPerMinute', kind: 'int', default: 10, min: 1, max: 100_000, describe: 'login attempts per minute per username and per address' },
@@ -228,6 +234,8 @@ function coerce(spec: OptionSpec, raw: unknown): unknown {
       return toBool(raw);
     case 'string':
       return toText(raw);
+    case 'url':
+      return toUrl(toText(raw));
     case 'secret':
       return toSecret(spec, toText(raw));
     case 'list':
@@ -261,6 +269,18 @@ function toBool(raw: unknown): boolean {
 function toText(raw: unknown): string {
   if (typeof raw !== 'string' && typeof raw !== 'number') throw new Error(`must be text, got ${JSON.stringify(raw)}`);
   return String(raw).trim();
+}
+
+function toUrl(value: string): string {
+  if (value === '') return value;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`'${value}' is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`'${value}' is not an http(s) URL`);
+  return value;
 }
 
 function toSecret(spec: OptionSpec, value: string): string {

@@ -15,6 +15,7 @@ export function serveCommand(): Command {
     .option('--demo', "load the seeds' demo data and turn on their unauthenticated modes (not for production)")
     .option('--no-legacy-routes', "don't answer the seeds' original paths at the root")
     .option('--origin <origin>', 'allow this browser origin (repeatable; * for any)', (value: string, all: string[] = []) => [...all, value])
+    .option('--presence-auth-url <url>', "presence: also accept access tokens that this identity endpoint (GET, Bearer) accepts")
     .option('--log-level <level>', 'debug, info, warn or error')
     .addHelpText('after', `
 Every setting can also come from FLASHHUB_* variables, a .env file or --config FILE; see \`flashhub config\`.

@@ -1,5 +1,6 @@
 // The hubs this server runs. Adding a hub means adding its factory here, and nothing else in server/.
 import type { HubFactory } from '../hubs/hub.ts';
 import { createNotifyHub } from '../hubs/notify/index.ts';
+import { createPresenceHub } from '../hubs/presence/index.ts';
 
-export const hubFactories: HubFactory[] = [createNotifyHub];
+export const hubFactories: HubFactory[] = [createNotifyHub, createPresenceHub];

@@ -2,6 +2,7 @@
 // user's own stream token. A user token (dm, presence, chat) is never accepted here.
 import type { MiddlewareHandler } from 'hono';
 import { TokenError, type TokenKind } from '../../core/tokens.ts';
+import { bearerToken } from '../../transports/bearer.ts';
 import type { Caller, NotifyContext, NotifyEnv } from './context.ts';
 import { notifyError } from './errors.ts';
 
@@ -14,11 +15,6 @@ export function requireCaller(ctx: NotifyContext, kinds: readonly TokenKind[]): 
     c.set('caller', caller);
     await next();
   };
-}
-
-export function bearerToken(header: string | undefined): string | undefined {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-  return match?.[1];
 }
 
 async function verifyAny(ctx: NotifyContext, token: string, kinds: readonly TokenKind[]): Promise<Caller | undefined> {

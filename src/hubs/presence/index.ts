@@ -1,0 +1,67 @@
+// Hub presence (seed 001): a WebSocket protocol for who is online, messages to all sockets of a user,
+// and online-status subscriptions. Online means a live authenticated connection on any hub.
+import { Hono } from 'hono';
+import type { Core } from '../../core/core.ts';
+import { RateLimiter } from '../../core/rate-limiter.ts';
+import type { Session } from '../../core/session.ts';
+import { WebSocketEndpoint } from '../../transports/websocket.ts';
+import type { Hub } from '../hub.ts';
+import { AccessTokens } from './access-tokens.ts';
+import { PresenceConnection, sortedOnline, type PresenceHubState } from './connection.ts';
+import { onlineFrame, onlineStatusFrame } from './frames.ts';
+import { identityRoutes } from './routes/identity.ts';
+import { onlineRoute } from './routes/online.ts';
+
+export function createPresenceHub(core: Core): Hub {
+  const sockets = new Set<Session>();
+  const state: PresenceHubState = {
+    core,
+    accessTokens: new AccessTokens(core),
+    subscribers: new Set(),
+    onlineList: () => onlineFrame(sortedOnline(core)),
+  };
+  const endpoint = new WebSocketEndpoint({
+    hub: 'presence',
+    frameLimit: core.config.frameLimit,
+    maxBufferedBytes: core.config.sendQueueBytes,
+    heartbeatSeconds: core.config.wsHeartbeat,
+    origins: core.config.origins,
+  });
+  // The brief: on every online/offline change, every socket gets the list of online ids. Sockets that
+  // have not said HELLO get nothing (the original leaked the list to unauthenticated sockets).
+  const stopListening = core.presence.onChange((userId, online) => {
+    const list = state.onlineList();
+    for (const session of sockets) if (session.userId !== undefined) session.send(list);
+    const status = onlineStatusFrame(userId, online);
+    for (const session of state.subscribers) if (session.userId !== undefined) session.send(status);
+  });
+
+  const handle = (request: Parameters<WebSocketEndpoint['accept']>[0], socket: Parameters<WebSocketEndpoint['accept']>[1], head: Buffer) =>
+    endpoint.accept(request, socket, head, (ws, session) => {
+      core.presence.attach(session);
+      sockets.add(session);
+      session.onClose(() => sockets.delete(session));
+      new PresenceConnection(state, ws, session);
+    });
+
+  const loginAttempts = new RateLimiter(core.config.loginAttemptsPerMinute, 60_000);
+  const app = new Hono();
+  identityRoutes(app, core, loginAttempts);
+  onlineRoute(app, core);
+  const legacyApp = new Hono();
+  identityRoutes(legacyApp, core, loginAttempts);
+
+  return {
+    name: 'presence',
+    app,
+    legacyApp,
+    upgrades: [
+      { matches: (path) => path === '/presence/ws', legacy: false, handle },
+      { matches: (path) => path === '/ws/presence' || path === '/presence', legacy: true, handle },
+    ],
+    close: async () => {
+      stopListening();
+      endpoint.close();
+    },
+  };
+}
