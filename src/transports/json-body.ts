@@ -10,12 +10,24 @@ export type JsonBody =
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-export async function readJsonBody(c: Context, maxBytes: number): Promise<JsonBody> {
+// A body can be read once; the root dispatcher reads it to pick a hub, and that hub reads it again.
+const alreadyRead = new WeakMap<object, Promise<JsonBody>>();
+
+export function readJsonBody(c: Context, maxBytes: number): Promise<JsonBody> {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const key: object = incoming ?? c.req.raw;
+  let body = alreadyRead.get(key);
+  if (!body) alreadyRead.set(key, (body = readOnce(c, incoming, maxBytes)));
+  return body.then((result) => {
+    // The rest of an oversized body stays unread, so this connection cannot carry another request.
+    if (!result.ok && result.status === 413) c.header('Connection', 'close');
+    return result;
+  });
+}
+
+async function readOnce(c: Context, incoming: IncomingMessage | undefined, maxBytes: number): Promise<JsonBody> {
   const bytes = incoming ? await readStream(incoming, maxBytes) : new Uint8Array(await c.req.arrayBuffer());
   if (bytes === undefined || bytes.length > maxBytes) {
-    // The rest of the body stays unread, so this connection cannot carry another request.
-    c.header('Connection', 'close');
     return { ok: false, status: 413, message: `request body larger than ${maxBytes} bytes` };
   }
   let text: string;
