@@ -21,6 +21,8 @@ const presencePassword = 'start123';
 export async function loadDemo(core: Core): Promise<void> {
   const ids: UserId[] = [];
   for (const username of chatUsers) ids.push(await ensureUser(core, username));
+  // Seed 002's data has all three online (its login marked users online for good).
+  for (const id of ids) core.presence.hold(id);
   for (const username of presenceUsers) await ensureUser(core, username, presencePassword);
   await ensureRoom(core, '0', 'public', ids, 'General', generalMessages.map((text, i) => ({ from: ids[i % ids.length]!, text })));
   for (const [a, b] of [[0, 1], [0, 2], [1, 2]] as const) {

@@ -109,3 +109,17 @@ describe('presence', () => {
     assert.deepEqual(presence.onlineUsers(), [2]);
   });
 });
+
+test('a held user is online without a connection, and connecting changes nothing', () => {
+  const presence = new Presence(5);
+  const changes: [number, boolean][] = [];
+  presence.onChange((user, online) => changes.push([user, online]));
+  presence.hold(3);
+  assert.deepEqual(presence.onlineUsers(), [3]);
+  const s = session().session;
+  presence.attach(s);
+  presence.bind(s, 3);
+  s.close(closeReasons.clientGone);
+  assert.equal(presence.isOnline(3), true);
+  assert.deepEqual(changes, [[3, true]]);
+});

@@ -17,6 +17,8 @@ export class Presence {
   readonly #sessions = new Set<Session>();
   readonly #byUser = new Map<UserId, Set<Session>>();
   readonly #listeners = new Set<PresenceListener>();
+  /** Users shown online without a connection: only --demo's seed users, as in seed 002's data. */
+  readonly #held = new Set<UserId>();
 
   constructor(connectionsPerUser: number) {
     this.#connectionsPerUser = connectionsPerUser;
@@ -37,8 +39,9 @@ export class Presence {
     mine.add(session);
     session.userId = userId;
     if (mine.size === 1) {
+      const wasOnline = this.isOnline(userId);
       this.#byUser.set(userId, mine);
-      this.#emit(userId, true);
+      if (!wasOnline) this.#emit(userId, true);
     }
   }
 
@@ -50,15 +53,24 @@ export class Presence {
     const mine = this.#byUser.get(userId);
     if (!mine?.delete(session) || mine.size > 0) return;
     this.#byUser.delete(userId);
-    this.#emit(userId, false);
+    if (!this.#held.has(userId)) this.#emit(userId, false);
   }
 
   isOnline(userId: UserId): boolean {
-    return this.#byUser.has(userId);
+    return this.#byUser.has(userId) || this.#held.has(userId);
   }
 
   onlineUsers(): UserId[] {
-    return [...this.#byUser.keys()];
+    if (this.#held.size === 0) return [...this.#byUser.keys()];
+    return [...new Set([...this.#byUser.keys(), ...this.#held])];
+  }
+
+  /** Keeps a user online with no connection (demo data only). */
+  hold(userId: UserId): void {
+    if (this.#held.has(userId)) return;
+    const wasOnline = this.isOnline(userId);
+    this.#held.add(userId);
+    if (!wasOnline) this.#emit(userId, true);
   }
 
   sessionsOf(userId: UserId): ReadonlySet<Session> {

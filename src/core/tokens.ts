@@ -16,6 +16,8 @@ export interface TokenClaims {
   /** Username, for user and stream tokens. */
   username?: string;
   expiresAt: number; // unix seconds
+  /** The token's jti: lets a hub revoke one token (e.g. chat's logout). */
+  tokenId: string;
 }
 
 export interface TokenLifetimes {
@@ -82,6 +84,7 @@ export class Tokens {
       subject: payload.sub as string,
       username: typeof payload.name === 'string' ? payload.name : undefined,
       expiresAt: payload.exp as number,
+      tokenId: typeof payload.jti === 'string' ? payload.jti : '',
     };
   }
 }

@@ -5,6 +5,7 @@ import { cors } from 'hono/cors';
 import type { Core } from '../core/core.ts';
 import type { Hub } from '../hubs/hub.ts';
 import { allowedOrigin } from '../transports/origin.ts';
+import { dispatchRootConflicts } from './root-dispatch.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -33,6 +34,7 @@ export function buildApp(core: Core, hubs: Hub[], readiness: Readiness): Hono {
 
   for (const hub of hubs) app.route(`/${hub.name}`, hub.app);
   if (core.config.legacyRoutes) {
+    dispatchRootConflicts(app, hubs, core.config.bodyLimit);
     for (const hub of hubs) if (hub.legacyApp) app.route('/', hub.legacyApp);
   }
 

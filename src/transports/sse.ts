@@ -2,7 +2,11 @@
 // streamSSE helper cost 7x the throughput and 3x the memory per connection). One timer sends the
 // keep-alive comment to every stream, instead of one timer per stream.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpBindings } from '@hono/node-server';
+import type { Core } from '../core/core.ts';
 import { closeReasons, Session, type SessionSink } from '../core/session.ts';
+import type { UserId } from '../store/types.ts';
+import { corsHeaders } from './origin.ts';
 
 export const keepAliveIntervalMs = 15_000;
 const keepAliveFrame = ':\n\n';
@@ -72,4 +76,21 @@ export function sseFrame(data: string, id?: string, event?: string): string {
   }
   const head = (id === undefined ? '' : `id: ${id}\n`) + (event === undefined ? '' : `event: ${event}\n`);
   return `${head}data: ${data.split(/\r\n|\r|\n/).join('\ndata: ')}\n\n`;
+}
+
+/**
+ * Opens a user's stream on a hub: refuses (undefined) when the user already holds the most
+ * connections allowed, otherwise sends the headers (with CORS for allowed origins) and registers the
+ * stream with the core presence as the user's.
+ */
+export function openUserStream(core: Core, env: HttpBindings, request: { hub: string; userId: UserId; origin: string | undefined }): Session | undefined {
+  if (core.presence.sessionsOf(request.userId).size >= core.config.connectionsPerUser) return undefined;
+  const session = openSseStream(env.incoming, env.outgoing, {
+    hub: request.hub,
+    maxBufferedBytes: core.config.sendQueueBytes,
+    headers: corsHeaders(request.origin, core.config.origins),
+  });
+  core.presence.attach(session);
+  core.presence.bind(session, request.userId);
+  return session;
 }

@@ -4,8 +4,7 @@ import type { Context, Hono } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { closeReasons } from '../../../core/session.ts';
 import { TokenError } from '../../../core/tokens.ts';
-import { corsHeaders } from '../../../transports/origin.ts';
-import { openSseStream } from '../../../transports/sse.ts';
+import { openUserStream } from '../../../transports/sse.ts';
 import type { NotifyContext, NotifyEnv } from '../context.ts';
 import { notifyError } from '../errors.ts';
 import { ensureUser } from '../users.ts';
@@ -22,16 +21,8 @@ export function streamRoutes(app: Hono<NotifyEnv>, ctx: NotifyContext): void {
   app.get('/sse', async (c) => {
     const identity = await identify(c, ctx);
     if (identity instanceof Response) return identity;
-    if (core.presence.sessionsOf(identity.userId).size >= core.config.connectionsPerUser) {
-      return notifyError(c, 429, 'Too many connections for this user');
-    }
-    const session = openSseStream(c.env.incoming, c.env.outgoing, {
-      hub: 'notify',
-      maxBufferedBytes: core.config.sendQueueBytes,
-      headers: corsHeaders(c.req.header('origin'), core.config.origins),
-    });
-    core.presence.attach(session);
-    core.presence.bind(session, identity.userId);
+    const session = openUserStream(core, c.env, { hub: 'notify', userId: identity.userId, origin: c.req.header('origin') });
+    if (!session) return notifyError(c, 429, 'Too many connections for this user');
     core.log.info('notify.stream_opened', { userId: identity.userId, remote: session.remoteAddress });
     session.onClose((reason) => core.log.info('notify.stream_closed', { userId: identity.userId, reason: reason.text }));
     if (identity.expiresAt !== undefined) {

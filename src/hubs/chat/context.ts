@@ -1,0 +1,15 @@
+// What every chat route needs.
+import type { HttpBindings } from '@hono/node-server';
+import type { Core } from '../../core/core.ts';
+import type { RateLimiter } from '../../core/rate-limiter.ts';
+import type { ChatEvents } from './events.ts';
+import type { LoginSessions } from './login-session.ts';
+
+export interface ChatContext {
+  core: Core;
+  events: ChatEvents;
+  sessions: LoginSessions;
+  loginAttempts: RateLimiter;
+}
+
+export type ChatEnv = { Bindings: HttpBindings };

@@ -1,0 +1,100 @@
+// The chat events every stream and socket receives: published on the bus, numbered as they arrive,
+// kept in a bounded ring so a reconnecting client can resume after the last id it saw. Each event is
+// encoded once, whatever the number of listeners. A client that asks for more than the ring holds
+// (or resumes across a restart) gets a `stream.gap` event, never a silent skip.
+import { randomBytes } from 'node:crypto';
+import type { Core } from '../../core/core.ts';
+import type { UserId } from '../../store/types.ts';
+import { eventJson, sseEventFrame, type ChatEventType } from './frames.ts';
+
+const channel = 'chat';
+const ringSize = 10_000;
+
+/** Who may see an event: everyone, or the members of a private room. */
+export type Audience = 'all' | readonly UserId[];
+
+interface Published {
+  type: ChatEventType;
+  data: unknown;
+  audience: Audience;
+}
+
+export class ChatEvent {
+  readonly id: string;
+  readonly seq: number;
+  readonly audience: Audience;
+  readonly json: string;
+  #sse: string | undefined;
+
+  constructor(epoch: string, seq: number, published: Published) {
+    this.seq = seq;
+    this.id = `${epoch}-${seq}`;
+    this.audience = published.audience;
+    this.json = eventJson(published.type, published.data);
+  }
+
+  visibleTo(userId: UserId): boolean {
+    return this.audience === 'all' || this.audience.includes(userId);
+  }
+
+  get sseFrame(): string {
+    return (this.#sse ??= sseEventFrame(this.id, this.json));
+  }
+
+  /** WebSocket frames carry the id too, so sockets can resume like streams. */
+  get wsFrame(): string {
+    return `${this.json.slice(0, -1)},"id":"${this.id}"}`;
+  }
+}
+
+export type ChatListener = (event: ChatEvent) => void;
+
+export class ChatEvents {
+  // A new epoch per process: ids from before a restart can't be confused with new ones.
+  readonly #epoch = randomBytes(4).toString('hex');
+  /** Circular: event seq N sits at N % ringSize. */
+  readonly #ring: (ChatEvent | undefined)[] = new Array(ringSize);
+  readonly #listeners = new Set<ChatListener>();
+  readonly #core: Core;
+  readonly #unsubscribe: () => void;
+  #seq = 0;
+
+  constructor(core: Core) {
+    this.#core = core;
+    this.#unsubscribe = core.bus.subscribe(channel, (payload) => this.#receive(payload as Published));
+  }
+
+  publish(type: ChatEventType, data: unknown, audience: Audience): void {
+    const published: Published = { type, data, audience };
+    this.#core.bus.publish(channel, published);
+  }
+
+  listen(listener: ChatListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The events after `lastId` visible to the user, or 'gap' when they are no longer all known. */
+  since(lastId: string, userId: UserId): ChatEvent[] | 'gap' {
+    const [epoch, seqText] = lastId.split('-');
+    const seq = Number(seqText);
+    if (epoch !== this.#epoch || !Number.isSafeInteger(seq) || seq < 0 || seq > this.#seq) return 'gap';
+    if (this.#seq - seq > ringSize) return 'gap';
+    const events: ChatEvent[] = [];
+    for (let next = seq + 1; next <= this.#seq; next++) {
+      const event = this.#ring[next % ringSize]!;
+      if (event.visibleTo(userId)) events.push(event);
+    }
+    return events;
+  }
+
+  close(): void {
+    this.#unsubscribe();
+  }
+
+  #receive(published: Published): void {
+    const event = new ChatEvent(this.#epoch, ++this.#seq, published);
+    this.#ring[event.seq % ringSize] = event;
+    for (const listener of this.#listeners) listener(event);
+  }
+}

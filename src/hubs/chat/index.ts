@@ -1,0 +1,54 @@
+// Hub chat (seed 002, the Redis chat demo): username login, General room "0" and private rooms
+// "a:b", paged history, online users, and the events on an EventSource and a WebSocket.
+import { Hono } from 'hono';
+import type { Core } from '../../core/core.ts';
+import { RateLimiter } from '../../core/rate-limiter.ts';
+import { WebSocketEndpoint } from '../../transports/websocket.ts';
+import type { Hub } from '../hub.ts';
+import type { ChatContext, ChatEnv } from './context.ts';
+import { ChatEvents } from './events.ts';
+import { LoginSessions } from './login-session.ts';
+import { loginRoutes } from './routes/login.ts';
+import { roomRoutes } from './routes/rooms.ts';
+import { streamRoutes } from './routes/stream.ts';
+import { userRoutes } from './routes/users.ts';
+import { chatSocketHandler } from './socket.ts';
+
+export function createChatHub(core: Core): Hub {
+  const ctx: ChatContext = {
+    core,
+    events: new ChatEvents(core),
+    sessions: new LoginSessions(core),
+    loginAttempts: new RateLimiter(core.config.loginAttemptsPerMinute, 60_000),
+  };
+  // user.connected / user.disconnected follow the core presence: online on any hub, once per user.
+  const stopPresence = core.presence.onChange((userId, online) => {
+    void core.directory.getUser(userId).then((user) => {
+      if (user) ctx.events.publish(online ? 'user.connected' : 'user.disconnected', { id: String(user.id), username: user.username, online }, 'all');
+    });
+  });
+  const endpoint = new WebSocketEndpoint({
+    hub: 'chat',
+    frameLimit: core.config.frameLimit,
+    maxBufferedBytes: core.config.sendQueueBytes,
+    heartbeatSeconds: core.config.wsHeartbeat,
+    origins: core.config.origins,
+  });
+  const routes = new Hono<ChatEnv>();
+  loginRoutes(routes, ctx);
+  userRoutes(routes, ctx);
+  roomRoutes(routes, ctx);
+  streamRoutes(routes, ctx);
+  const handleSocket = chatSocketHandler(ctx, endpoint);
+  return {
+    name: 'chat',
+    app: routes,
+    legacyApp: routes,
+    upgrades: [{ matches: (path) => path === '/chat/ws', legacy: false, handle: (request, socket, head) => void handleSocket(request, socket, head) }],
+    close: async () => {
+      stopPresence();
+      ctx.events.close();
+      endpoint.close();
+    },
+  };
+}

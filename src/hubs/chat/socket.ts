@@ -1,0 +1,63 @@
+// WebSocket /chat/ws: the same events as /stream, as {"type","data","id"} text frames, and in:
+//   {"type":"room.join","data":"1:2"}                      checks that the user may be in that room
+//   {"type":"message","data":{"roomId":"0","message":".."}} posts as the logged-in user
+// Errors come back as {"type":"error","data":{"message"}}; the socket stays open.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { parse as parseCookies } from 'hono/utils/cookie';
+import type { Session } from '../../core/session.ts';
+import { bearerToken } from '../../transports/bearer.ts';
+import { refuseUpgrade } from '../../transports/refuse-upgrade.ts';
+import type { WebSocketEndpoint } from '../../transports/websocket.ts';
+import type { ChatContext } from './context.ts';
+import { cookieName } from './login-session.ts';
+import { followEvents } from './listener.ts';
+import { postMessage } from './posting.ts';
+import { canAccess, parseRoomId } from './rooms.ts';
+
+export function chatSocketHandler(ctx: ChatContext, endpoint: WebSocketEndpoint) {
+  return async (request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const token =
+      parseCookies(request.headers.cookie ?? '', cookieName)[cookieName] ??
+      bearerToken(request.headers.authorization) ??
+      url.searchParams.get('token') ??
+      undefined;
+    const login = token === undefined ? undefined : await ctx.sessions.fromToken(token);
+    if (!login) return refuseUpgrade(socket, 401, JSON.stringify({ message: 'Not logged in' }));
+    if (ctx.core.presence.sessionsOf(login.user.id).size >= ctx.core.config.connectionsPerUser) {
+      return refuseUpgrade(socket, 429, JSON.stringify({ message: 'Too many connections for this user' }));
+    }
+    endpoint.accept(request, socket, head, (ws, session) => {
+      ctx.core.presence.attach(session);
+      ctx.core.presence.bind(session, login.user.id);
+      followEvents(ctx.core, ctx.events, session, url.searchParams.get('lastEventId') ?? undefined, (event) => event.wsFrame, (json) => json);
+      ws.on('message', (data, isBinary) => void onFrame(ctx, session, isBinary ? undefined : data.toString()));
+    });
+  };
+}
+
+async function onFrame(ctx: ChatContext, session: Session, text: string | undefined): Promise<void> {
+  const fail = (message: string) => session.send(JSON.stringify({ type: 'error', data: { message } }));
+  if (text === undefined) return void fail('binary frames are not supported');
+  let frame: { type?: unknown; data?: unknown };
+  try {
+    frame = JSON.parse(text);
+  } catch {
+    return void fail('invalid JSON');
+  }
+  if (typeof frame !== 'object' || frame === null) return void fail('a frame is {"type","data"}');
+  if (frame.type === 'room.join') {
+    const room = typeof frame.data === 'string' ? parseRoomId(frame.data) : undefined;
+    if (!room) return void fail('Invalid room id');
+    if (!canAccess(room, session.userId!)) return void fail('Not a member of this room');
+    return;
+  }
+  if (frame.type === 'message') {
+    const data = (typeof frame.data === 'object' && frame.data !== null ? frame.data : {}) as Record<string, unknown>;
+    const result = await postMessage(ctx, session.userId!, String(data.roomId ?? ''), data.message);
+    if (!result.ok) fail(result.error);
+    return;
+  }
+  fail('unknown type');
+}
