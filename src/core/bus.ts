@@ -8,11 +8,14 @@ export interface Bus {
   publish(channel: string, payload: unknown): void;
   /** Returns the function that unsubscribes. */
   subscribe(channel: string, handler: BusHandler): () => void;
+  /** How many events were published per channel since start (for the admin view and metrics). */
+  publishedCounts(): Record<string, number>;
   close(): Promise<void>;
 }
 
 export class LocalBus implements Bus {
   readonly #channels = new Map<string, Set<BusHandler>>();
+  readonly #published = new Map<string, number>();
   readonly #log: Logger;
 
   constructor(log: Logger) {
@@ -20,6 +23,7 @@ export class LocalBus implements Bus {
   }
 
   publish(channel: string, payload: unknown): void {
+    this.#published.set(channel, (this.#published.get(channel) ?? 0) + 1);
     const handlers = this.#channels.get(channel);
     if (!handlers) return;
     for (const handler of handlers) {
@@ -40,6 +44,10 @@ export class LocalBus implements Bus {
       handlers.delete(handler);
       if (handlers.size === 0) this.#channels.delete(channel);
     };
+  }
+
+  publishedCounts(): Record<string, number> {
+    return Object.fromEntries(this.#published);
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,7 @@ import type { Store } from '../store/types.ts';
 import { LocalBus, type Bus } from './bus.ts';
 import { Directory } from './directory.ts';
 import { Presence } from './presence.ts';
+import { RecentErrors } from './recent-errors.ts';
 import { Tokens } from './tokens.ts';
 
 export interface Core {
@@ -15,9 +16,13 @@ export interface Core {
   tokens: Tokens;
   bus: Bus;
   presence: Presence;
+  recentErrors: RecentErrors;
+  startedAt: number;
 }
 
-export async function createCore(config: Config, store: Store, log: Logger): Promise<Core> {
+export async function createCore(config: Config, store: Store, plainLog: Logger): Promise<Core> {
+  const recentErrors = new RecentErrors();
+  const log = recentErrors.wrap(plainLog);
   const secret = config.jwtSecret !== '' ? new TextEncoder().encode(config.jwtSecret) : await store.secret('signing', 32);
   const tokens = new Tokens(secret, {
     client: config.clientTokenTtl,
@@ -28,5 +33,5 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const presence = new Presence(config.connectionsPerUser);
   directory.onUserRemoved((user) => presence.disconnectUser(user.id));
   if (config.clientId !== '') await directory.ensureClient(config.clientId, config.clientSecret);
-  return { config, log, store, directory, tokens, bus: new LocalBus(log), presence };
+  return { config, log, store, directory, tokens, bus: new LocalBus(log), presence, recentErrors, startedAt: Date.now() };
 }

@@ -54,6 +54,15 @@ describe('tokens', () => {
     await rejects(tokens.verify(expired, 'user'), 'expired');
   });
 
+  test('a revoked token is refused until it expires', async () => {
+    const token = await tokens.issue('user', '5', 'eve');
+    const claims = await tokens.verify(token, 'user');
+    tokens.revoke(claims);
+    await rejects(tokens.verify(token, 'user'), 'invalid');
+    const other = await tokens.issue('user', '5', 'eve');
+    assert.equal((await tokens.verify(other, 'user')).subject, '5', 'only that token');
+  });
+
   test('other keys, algorithms and garbage are refused', async () => {
     const other = new Tokens(randomBytes(32), lifetimes);
     await rejects(tokens.verify(await other.issue('user', '1'), 'user'), 'invalid');

@@ -42,6 +42,8 @@ const algorithm = 'HS256';
 export class Tokens {
   readonly #keys: Record<TokenKind, KeyObject>;
   readonly #lifetimes: TokenLifetimes;
+  /** jti → expiry (unix seconds) of tokens revoked before they expired (e.g. by a logout). */
+  readonly #revoked = new Map<string, number>();
 
   constructor(masterSecret: Uint8Array, lifetimes: TokenLifetimes) {
     this.#keys = {
@@ -79,6 +81,7 @@ export class Tokens {
       throw new TokenError('invalid', 'invalid token');
     }
     if (payload.typ !== kind) throw new TokenError('wrong-kind', `not a ${kind} token`);
+    if (typeof payload.jti === 'string' && this.#revoked.has(payload.jti)) throw new TokenError('invalid', 'token revoked');
     return {
       kind,
       subject: payload.sub as string,
@@ -86,6 +89,13 @@ export class Tokens {
       expiresAt: payload.exp as number,
       tokenId: typeof payload.jti === 'string' ? payload.jti : '',
     };
+  }
+
+  /** From now on the token fails verification everywhere, until it would have expired anyway. */
+  revoke(claims: Pick<TokenClaims, 'tokenId' | 'expiresAt'>): void {
+    const now = Date.now() / 1000;
+    for (const [id, expiresAt] of this.#revoked) if (expiresAt < now) this.#revoked.delete(id);
+    if (claims.tokenId !== '') this.#revoked.set(claims.tokenId, claims.expiresAt);
   }
 }
 

@@ -6,6 +6,7 @@ import type { Core } from '../core/core.ts';
 import type { Hub } from '../hubs/hub.ts';
 import { allowedOrigin } from '../transports/origin.ts';
 import { dispatchRootConflicts } from './root-dispatch.ts';
+import { createConsole } from '../web/index.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -29,8 +30,9 @@ export function buildApp(core: Core, hubs: Hub[], readiness: Readiness): Hono {
   app.get('/readyz', (c) =>
     readiness.ready ? c.json({ status: 'ready' }) : c.json({ status: 'not ready' }, 503),
   );
-  // Seed 000 answers its health check at the root; browsers will get the web console here.
-  app.get('/', (c) => c.text('healthcheck!'));
+  // Seed 000 answers its health check at the root; browsers are sent to the web console.
+  app.get('/', (c) => ((c.req.header('accept') ?? '').includes('text/html') ? c.redirect('/ui/', 302) : c.text('healthcheck!')));
+  app.route('/', createConsole(core));
 
   for (const hub of hubs) app.route(`/${hub.name}`, hub.app);
   if (core.config.legacyRoutes) {

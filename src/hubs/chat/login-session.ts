@@ -1,14 +1,12 @@
 // Who is logged in to chat: a signed session cookie (a flashhub user token, HttpOnly, SameSite=Lax),
 // or the same token as `Authorization: Bearer` or `?token=` for clients without cookies. Logging out
-// revokes that token here until it would have expired anyway.
+// revokes that token everywhere until it would have expired anyway.
 import type { Context } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { deleteCookie, setCookie } from 'hono/cookie';
 import type { Core } from '../../core/core.ts';
 import type { PublicUser } from '../../core/directory.ts';
 import { TokenError } from '../../core/tokens.ts';
-import { bearerToken } from '../../transports/bearer.ts';
-
-export const cookieName = 'session';
+import { sessionCookieName, sessionToken } from '../../transports/session-cookie.ts';
 
 export interface LoggedIn {
   user: PublicUser;
@@ -18,8 +16,6 @@ export interface LoggedIn {
 
 export class LoginSessions {
   readonly #core: Core;
-  /** jti → expiry (unix seconds) of tokens logged out before they expired. */
-  readonly #revoked = new Map<string, number>();
 
   constructor(core: Core) {
     this.#core = core;
@@ -27,19 +23,18 @@ export class LoginSessions {
 
   async start(c: Context, user: PublicUser): Promise<void> {
     const token = await this.#core.tokens.issue('user', String(user.id), user.username, { email: user.username });
-    setCookie(c, cookieName, token, { httpOnly: true, sameSite: 'Lax', path: '/', maxAge: this.#core.tokens.lifetime('user') });
+    setCookie(c, sessionCookieName, token, { httpOnly: true, sameSite: 'Lax', path: '/', maxAge: this.#core.tokens.lifetime('user') });
   }
 
   /** The logged-in user of a request, from its cookie, Bearer header or ?token=. */
   async current(c: Context): Promise<LoggedIn | undefined> {
-    const token = getCookie(c, cookieName) ?? bearerToken(c.req.header('authorization')) ?? c.req.query('token');
+    const token = sessionToken(c);
     return token === undefined ? undefined : this.fromToken(token);
   }
 
   async fromToken(token: string): Promise<LoggedIn | undefined> {
     try {
       const claims = await this.#core.tokens.verify(token, 'user');
-      if (this.#revoked.has(claims.tokenId)) return undefined;
       const user = await this.#core.directory.getUser(Number(claims.subject));
       return user && { user, tokenId: claims.tokenId, expiresAt: claims.expiresAt };
     } catch (error) {
@@ -49,13 +44,7 @@ export class LoginSessions {
   }
 
   end(c: Context, session: LoggedIn): void {
-    this.#forgetExpired();
-    this.#revoked.set(session.tokenId, session.expiresAt);
-    deleteCookie(c, cookieName, { path: '/' });
-  }
-
-  #forgetExpired(): void {
-    const now = Date.now() / 1000;
-    for (const [id, expiresAt] of this.#revoked) if (expiresAt < now) this.#revoked.delete(id);
+    this.#core.tokens.revoke(session);
+    deleteCookie(c, sessionCookieName, { path: '/' });
   }
 }

@@ -4,13 +4,11 @@
 // Errors come back as {"type":"error","data":{"message"}}; the socket stays open.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { parse as parseCookies } from 'hono/utils/cookie';
 import type { Session } from '../../core/session.ts';
-import { bearerToken } from '../../transports/bearer.ts';
 import { refuseUpgrade } from '../../transports/refuse-upgrade.ts';
+import { upgradeSessionToken } from '../../transports/session-cookie.ts';
 import type { WebSocketEndpoint } from '../../transports/websocket.ts';
 import type { ChatContext } from './context.ts';
-import { cookieName } from './login-session.ts';
 import { followEvents } from './listener.ts';
 import { postMessage } from './posting.ts';
 import { canAccess, parseRoomId } from './rooms.ts';
@@ -18,11 +16,7 @@ import { canAccess, parseRoomId } from './rooms.ts';
 export function chatSocketHandler(ctx: ChatContext, endpoint: WebSocketEndpoint) {
   return async (request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://localhost');
-    const token =
-      parseCookies(request.headers.cookie ?? '', cookieName)[cookieName] ??
-      bearerToken(request.headers.authorization) ??
-      url.searchParams.get('token') ??
-      undefined;
+    const token = upgradeSessionToken(request);
     const login = token === undefined ? undefined : await ctx.sessions.fromToken(token);
     if (!login) return refuseUpgrade(socket, 401, JSON.stringify({ message: 'Not logged in' }));
     if (ctx.core.presence.sessionsOf(login.user.id).size >= ctx.core.config.connectionsPerUser) {
