@@ -1,0 +1,70 @@
+// Hub dm (seed 004, flash-chat-server): register and log in with a password, get a JWT, list users,
+// and chat one to one over a WebSocket, with durable history and delivery of what was missed.
+//
+// Canonical routes are under /dm; in compatibility mode /register, /login, /users, /users/ and the
+// WebSocket /chats/:username also answer at the root (POST /login and GET /users are shared with
+// chat; server/root-dispatch.ts picks the hub by content).
+import { Hono, type Context } from 'hono';
+import type { Core } from '../../core/core.ts';
+import { RateLimiter } from '../../core/rate-limiter.ts';
+import { WebSocketEndpoint } from '../../transports/websocket.ts';
+import type { Hub } from '../hub.ts';
+import type { DmContext, DmEnv } from './context.ts';
+import { Conversations } from './conversation.ts';
+import { Cursors } from './cursors.ts';
+import { Deliveries } from './deliveries.ts';
+import { messages, reply } from './envelope.ts';
+import { accountRoutes } from './routes/account.ts';
+import { plainChatRoute } from './routes/chats.ts';
+import { historyRoutes } from './routes/history.ts';
+import { userRoutes } from './routes/users.ts';
+import { chatUpgradeRoute } from './upgrade.ts';
+
+export function createDmHub(core: Core): Hub {
+  const conversations = new Conversations(core);
+  const cursors = new Cursors(core.store.messages, core.log);
+  const ctx: DmContext = {
+    core,
+    conversations,
+    cursors,
+    deliveries: new Deliveries(core, conversations, cursors),
+    loginAttempts: new RateLimiter(core.config.loginAttemptsPerMinute, 60_000),
+    removedUsers: new Set(),
+  };
+  const stopWatching = core.directory.onUserRemoved((user) => ctx.removedUsers.add(user.id));
+  const endpoint = new WebSocketEndpoint({
+    hub: 'dm',
+    frameLimit: core.config.frameLimit,
+    maxBufferedBytes: core.config.sendQueueBytes,
+    heartbeatSeconds: core.config.wsHeartbeat,
+    origins: core.config.origins,
+  });
+
+  const app = seedRoutes(ctx);
+  historyRoutes(app, ctx);
+  return {
+    name: 'dm',
+    app,
+    legacyApp: seedRoutes(ctx),
+    upgrades: [chatUpgradeRoute(ctx, endpoint, '/dm/chats/', false), chatUpgradeRoute(ctx, endpoint, '/chats/', true)],
+    close: async () => {
+      stopWatching();
+      ctx.deliveries.close();
+      endpoint.close();
+      await cursors.close();
+    },
+  };
+}
+
+/** The seed's own paths, under /dm and (compatibility mode) at the root. */
+function seedRoutes(ctx: DmContext): Hono<DmEnv> {
+  const routes = new Hono<DmEnv>();
+  routes.onError((error: Error, c: Context) => {
+    ctx.core.log.error('dm.unhandled_error', { method: c.req.method, path: c.req.path, error: error.stack ?? error.message });
+    return reply(c, 500, messages.internal);
+  });
+  accountRoutes(routes, ctx);
+  userRoutes(routes, ctx);
+  plainChatRoute(routes, ctx);
+  return routes;
+}
