@@ -262,8 +262,7 @@ describe('presence', () => {
     test('a frame over the limit closes the socket with 1009', async () => {
       const client = await open();
       client.send({ type: 'ping', pad: 'x'.repeat(5000) });
-      const { code } = await client.closed;
-      assert.equal(code, 1009);
+      assert.deepEqual(await client.closed, { code: 1009, reason: 'frame too large' });
     });
 
     test('a socket that does not answer pings is dropped; one that does stays', async () => {

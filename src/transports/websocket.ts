@@ -70,6 +70,7 @@ export class WebSocketEndpoint {
       maxBufferedBytes: this.#options.maxBufferedBytes,
       remoteAddress: request.socket.remoteAddress,
     });
+    explainFrameLimit(ws);
     const entry = { session, alive: true };
     this.#sockets.set(ws, entry);
     this.#heartbeat ??= setInterval(() => this.#beat(), this.#options.heartbeatSeconds * 1000).unref();
@@ -94,4 +95,14 @@ export class WebSocketEndpoint {
       ws.ping();
     }
   }
+}
+
+/**
+ * ws closes the socket of a frame over the limit with 1009 and no reason text. Its receiver calls
+ * the socket's own close(), so wrapping that one method gives every hub's clients the reason.
+ */
+function explainFrameLimit(ws: WebSocket): void {
+  const close = ws.close.bind(ws);
+  ws.close = (code?: number, reason?: string | Buffer) =>
+    close(code, reason ?? (code === closeReasons.frameTooLarge.code ? closeReasons.frameTooLarge.text : undefined));
 }

@@ -85,7 +85,6 @@ function opened(ctx: DmContext, ws: WebSocket, session: Session, identity: Ident
     if (!(error instanceof ConnectionLimitError)) throw error;
     return session.close(closeReasons.tooManyConnections);
   }
-  explainFrameLimit(ws);
   ctx.conversations.rememberUsername(user.id, user.username);
   ctx.conversations.rememberUsername(peer.id, peer.username);
   core.log.info('dm.connected', { userId: user.id, peer: peer.username, remote: session.remoteAddress, resume: resume?.after });
@@ -95,15 +94,4 @@ function opened(ctx: DmContext, ws: WebSocket, session: Session, identity: Ident
     core.log.error('dm.replay_failed', { userId: user.id, error });
     session.close(internalError);
   });
-}
-
-/**
- * ws closes the socket of a frame over the limit with 1009 and no reason text; this gives it the
- * session's reason ("frame too large"). This belongs in transports/websocket.ts, for every hub;
- * until it is there, dm gives the reason itself.
- */
-function explainFrameLimit(ws: WebSocket): void {
-  const close = ws.close.bind(ws);
-  ws.close = (code?: number, reason?: string | Buffer) =>
-    close(code, reason ?? (code === closeReasons.frameTooLarge.code ? closeReasons.frameTooLarge.text : undefined));
 }
