@@ -31,7 +31,8 @@ export async function syncFull(fh: fs.FileHandle, mode: SyncMode): Promise<void>
 
 /** Makes a create, rename or unlink in `dir` durable. */
 export async function syncDir(dir: string, mode: SyncMode): Promise<void> {
-  if (mode === 'none') return;
+  // Windows cannot open a directory for fsync (EPERM); NTFS journals renames and creations itself.
+  if (mode === 'none' || process.platform === 'win32') return;
   const fh = await fs.open(dir, 'r');
   try {
     await fh.sync();
