@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConnectionLimitError, Presence } from './presence.ts';
-import { closeReasons, Session, type CloseReason, type SessionSink } from './session.ts';
+import { closeReasons, Session, type CloseReason, type Frame, type SessionSink } from './session.ts';
 
 class RecordingSink implements SessionSink {
-  frames: (string | Buffer)[] = [];
+  frames: Frame[] = [];
   buffered = 0;
   closedWith: CloseReason | undefined;
-  write(frame: string | Buffer) {
+  write(frame: Frame) {
     this.frames.push(frame);
   }
   bufferedBytes() {

@@ -24,8 +24,36 @@ export const closeReasons = {
 
 export type Transport = 'ws' | 'sse';
 
+/**
+ * A frame sent to many sessions (a broadcast): its text is UTF-8 encoded once, and each transport
+ * builds its wire bytes once, however many recipients (reference/performance.md: 3-5x deliveries
+ * per CPU second against encoding per recipient).
+ */
+export class SharedFrame {
+  readonly text: string;
+  #utf8: Buffer | undefined;
+  readonly #wire = new Map<string, Buffer>();
+
+  constructor(text: string) {
+    this.text = text;
+  }
+
+  get utf8(): Buffer {
+    return (this.#utf8 ??= Buffer.from(this.text));
+  }
+
+  /** The bytes a transport writes, built by `build` the first time that transport asks. */
+  wire(transport: string, build: (utf8: Buffer) => Buffer): Buffer {
+    let bytes = this.#wire.get(transport);
+    if (!bytes) this.#wire.set(transport, (bytes = build(this.utf8)));
+    return bytes;
+  }
+}
+
+export type Frame = string | SharedFrame;
+
 export interface SessionSink {
-  write(frame: string | Buffer): void;
+  write(frame: Frame): void;
   bufferedBytes(): number;
   close(reason: CloseReason): void;
 }
@@ -63,7 +91,7 @@ export class Session {
   }
 
   /** Returns false when the frame was not sent (session closed, or dropped for not reading). */
-  send(frame: string | Buffer): boolean {
+  send(frame: Frame): boolean {
     if (this.closed) return false;
     if (this.#sink.bufferedBytes() > this.#maxBufferedBytes) {
       this.close(closeReasons.slowConsumer);

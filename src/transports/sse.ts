@@ -6,6 +6,7 @@ import type { HttpBindings } from '@hono/node-server';
 import type { Core } from '../core/core.ts';
 import { closeReasons, Session, type SessionSink } from '../core/session.ts';
 import type { UserId } from '../store/types.ts';
+import { writeBatched } from './batched-writes.ts';
 import { corsHeaders } from './origin.ts';
 
 export const keepAliveIntervalMs = 15_000;
@@ -39,7 +40,7 @@ export interface SseOptions {
 /** Sends the stream's headers and returns its session; the caller returns RESPONSE_ALREADY_SENT to Hono. */
 export function openSseStream(incoming: IncomingMessage, outgoing: ServerResponse, options: SseOptions): Session {
   const sink: SessionSink = {
-    write: (frame) => outgoing.write(frame),
+    write: (frame) => writeBatched(outgoing, typeof frame === 'string' ? frame : frame.utf8),
     bufferedBytes: () => outgoing.writableLength,
     close: () => outgoing.end(),
   };

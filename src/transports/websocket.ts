@@ -2,8 +2,11 @@
 // check, the frame limit, one heartbeat timer for every socket, and the session sink.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { closeReasons, Session, type SessionSink } from '../core/session.ts';
+import type { Socket } from 'node:net';
+import * as wsModule from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
+import { closeReasons, Session, type Frame, type SessionSink } from '../core/session.ts';
+import { writeBatched } from './batched-writes.ts';
 import { allowedOrigin } from './origin.ts';
 import { refuseUpgrade } from './refuse-upgrade.ts';
 
@@ -59,7 +62,7 @@ export class WebSocketEndpoint {
 
   #track(ws: WebSocket, request: IncomingMessage): Session {
     const sink: SessionSink = {
-      write: (frame) => ws.send(frame),
+      write: (frame) => send(ws, frame),
       bufferedBytes: () => ws.bufferedAmount,
       close: (reason) => ws.close(reason.code, reason.text),
     };
@@ -105,4 +108,26 @@ function explainFrameLimit(ws: WebSocket): void {
   const close = ws.close.bind(ws);
   ws.close = (code?: number, reason?: string | Buffer) =>
     close(code, reason ?? (code === closeReasons.frameTooLarge.code ? closeReasons.frameTooLarge.text : undefined));
+}
+
+/**
+ * A shared frame's WebSocket bytes (header and payload) are built once and written to each socket
+ * as they are. ws keeps its socket private; writing to it directly is safe here because compression
+ * is off, so ws writes its own frames synchronously too and the order on the wire holds.
+ */
+function send(ws: WebSocket, frame: Frame): void {
+  const socket = (ws as unknown as { _socket?: Socket })._socket;
+  if (typeof frame === 'string' || !socket || ws.readyState !== WebSocket.OPEN) {
+    if (ws.readyState === WebSocket.OPEN) ws.send(typeof frame === 'string' ? frame : frame.utf8, { binary: false });
+    return;
+  }
+  writeBatched(socket, frame.wire('ws', textFrameBytes));
+}
+
+// ws exports its framer, Sender, by name (and as WebSocket.Sender in its CommonJS entry only);
+// @types/ws doesn't declare it.
+const { Sender } = wsModule as unknown as { Sender: { frame(data: Buffer, options: Record<string, unknown>): Buffer[] } };
+
+function textFrameBytes(utf8: Buffer): Buffer {
+  return Buffer.concat(Sender.frame(utf8, { fin: true, opcode: 0x1, mask: false, readOnly: true, rsv1: false }));
 }

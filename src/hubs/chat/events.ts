@@ -4,6 +4,7 @@
 // (or resumes across a restart) gets a `stream.gap` event, never a silent skip.
 import { randomBytes } from 'node:crypto';
 import type { Core } from '../../core/core.ts';
+import { SharedFrame } from '../../core/session.ts';
 import type { UserId } from '../../store/types.ts';
 import { eventJson, sseEventFrame, type ChatEventType } from './frames.ts';
 
@@ -24,7 +25,8 @@ export class ChatEvent {
   readonly seq: number;
   readonly audience: Audience;
   readonly json: string;
-  #sse: string | undefined;
+  #sse: SharedFrame | undefined;
+  #ws: SharedFrame | undefined;
 
   constructor(epoch: string, seq: number, published: Published) {
     this.seq = seq;
@@ -37,13 +39,13 @@ export class ChatEvent {
     return this.audience === 'all' || this.audience.includes(userId);
   }
 
-  get sseFrame(): string {
-    return (this.#sse ??= sseEventFrame(this.id, this.json));
+  get sseFrame(): SharedFrame {
+    return (this.#sse ??= new SharedFrame(sseEventFrame(this.id, this.json)));
   }
 
   /** WebSocket frames carry the id too, so sockets can resume like streams. */
-  get wsFrame(): string {
-    return `${this.json.slice(0, -1)},"id":"${this.id}"}`;
+  get wsFrame(): SharedFrame {
+    return (this.#ws ??= new SharedFrame(`${this.json.slice(0, -1)},"id":"${this.id}"}`));
   }
 }
 

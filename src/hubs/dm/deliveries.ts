@@ -8,7 +8,7 @@
 // Live messages that arrive during that replay are held back and sent after it, so nothing is sent
 // twice or out of order.
 import type { Core } from '../../core/core.ts';
-import { closeReasons, type CloseReason, type Session } from '../../core/session.ts';
+import { closeReasons, SharedFrame, type CloseReason, type Session } from '../../core/session.ts';
 import type { StoredMessage, UserId } from '../../store/types.ts';
 import { peerIn, type Conversations } from './conversation.ts';
 import type { Cursors } from './cursors.ts';
@@ -124,6 +124,7 @@ export class Deliveries {
   #deliver(event: DmEvent): void {
     const { presence } = this.#core;
     const targets = new Set([...presence.sessionsOf(event.to), ...presence.sessionsOf(event.from)]);
+    const frame = new SharedFrame(event.frame);
     for (const session of targets) {
       const state = this.#sockets.get(session);
       if (!state || session.id === event.origin) continue;
@@ -132,7 +133,7 @@ export class Deliveries {
         else state.held.push(event);
         continue;
       }
-      if (session.send(event.frame)) this.#cursors.mark(state.userId, event.room, event.seq);
+      if (session.send(frame)) this.#cursors.mark(state.userId, event.room, event.seq);
     }
   }
 

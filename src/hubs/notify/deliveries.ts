@@ -3,7 +3,7 @@
 // what was waiting holds live frames back until the replay is sent, so nothing is sent twice or out of
 // order.
 import type { Core } from '../../core/core.ts';
-import type { Session } from '../../core/session.ts';
+import { SharedFrame, type Session } from '../../core/session.ts';
 import type { Notification, UserId } from '../../store/types.ts';
 import { notificationFrame, pingFrame } from './frames.ts';
 
@@ -17,7 +17,7 @@ interface NotifyEvent {
 
 interface StreamState {
   replaying: boolean;
-  held: { id: number; frame: string }[];
+  held: { id: number; frame: SharedFrame }[];
 }
 
 export class Deliveries {
@@ -75,11 +75,11 @@ export class Deliveries {
 
   #deliver(event: NotifyEvent): void {
     for (const { user, id } of event.items) {
-      let frame: string | undefined;
+      let frame: SharedFrame | undefined;
       for (const session of this.#core.presence.sessionsOf(user)) {
         const state = this.#streams.get(session);
         if (!state) continue;
-        frame ??= notificationFrame(id, event.payloadJson);
+        frame ??= new SharedFrame(notificationFrame(id, event.payloadJson));
         if (state.replaying) state.held.push({ id, frame });
         else session.send(frame);
       }

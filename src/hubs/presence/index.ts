@@ -3,7 +3,7 @@
 import { Hono } from 'hono';
 import type { Core } from '../../core/core.ts';
 import { RateLimiter } from '../../core/rate-limiter.ts';
-import type { Session } from '../../core/session.ts';
+import { SharedFrame, type Session } from '../../core/session.ts';
 import { WebSocketEndpoint } from '../../transports/websocket.ts';
 import type { Hub } from '../hub.ts';
 import { AccessTokens } from './access-tokens.ts';
@@ -30,9 +30,9 @@ export function createPresenceHub(core: Core): Hub {
   // The brief: on every online/offline change, every socket gets the list of online ids. Sockets that
   // have not said HELLO get nothing (the original leaked the list to unauthenticated sockets).
   const stopListening = core.presence.onChange((userId, online) => {
-    const list = state.onlineList();
+    const list = new SharedFrame(state.onlineList());
     for (const session of sockets) if (session.userId !== undefined) session.send(list);
-    const status = onlineStatusFrame(userId, online);
+    const status = new SharedFrame(onlineStatusFrame(userId, online));
     for (const session of state.subscribers) if (session.userId !== undefined) session.send(status);
   });
 
