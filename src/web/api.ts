@@ -9,19 +9,12 @@ import type { Context, Hono } from 'hono';
 import { describeConfig, options } from '../config.ts';
 import type { Core } from '../core/core.ts';
 import type { PublicUser } from '../core/directory.ts';
-import { TokenError } from '../core/tokens.ts';
+import { tokenUser } from '../core/token-user.ts';
 import { sessionToken } from '../transports/session-cookie.ts';
 
 async function currentUser(core: Core, c: Context): Promise<PublicUser | undefined> {
   const token = sessionToken(c);
-  if (!token) return undefined;
-  try {
-    const claims = await core.tokens.verify(token, 'user');
-    return await core.directory.getUser(Number(claims.subject));
-  } catch (error) {
-    if (error instanceof TokenError) return undefined;
-    throw error;
-  }
+  return token === undefined ? undefined : (await tokenUser(core.tokens, core.directory, token))?.user;
 }
 
 export function consoleApi(app: Hono, core: Core): void {

@@ -5,7 +5,7 @@ import type { Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import type { Core } from '../../core/core.ts';
 import type { PublicUser } from '../../core/directory.ts';
-import { TokenError } from '../../core/tokens.ts';
+import { tokenUser } from '../../core/token-user.ts';
 import { sessionCookieName, sessionToken } from '../../transports/session-cookie.ts';
 
 export interface LoggedIn {
@@ -33,14 +33,8 @@ export class LoginSessions {
   }
 
   async fromToken(token: string): Promise<LoggedIn | undefined> {
-    try {
-      const claims = await this.#core.tokens.verify(token, 'user');
-      const user = await this.#core.directory.getUser(Number(claims.subject));
-      return user && { user, tokenId: claims.tokenId, expiresAt: claims.expiresAt };
-    } catch (error) {
-      if (error instanceof TokenError) return undefined;
-      throw error;
-    }
+    const found = await tokenUser(this.#core.tokens, this.#core.directory, token);
+    return found && { user: found.user, tokenId: found.claims.tokenId, expiresAt: found.claims.expiresAt };
   }
 
   end(c: Context, session: LoggedIn): void {

@@ -4,7 +4,7 @@
 // briefly, and no answer within the timeout means an invalid token, never a hung HELLO.
 import { createHash } from 'node:crypto';
 import type { Core } from '../../core/core.ts';
-import { TokenError } from '../../core/tokens.ts';
+import { tokenUser } from '../../core/token-user.ts';
 import { vvUser } from './vv-user.ts';
 
 export interface TokenOwner {
@@ -34,14 +34,8 @@ export class AccessTokens {
   }
 
   async #local(token: string): Promise<TokenOwner | undefined> {
-    try {
-      const claims = await this.#core.tokens.verify(token, 'user');
-      const user = await this.#core.directory.getUser(Number(claims.subject));
-      return user && { userId: user.id, expiresAt: claims.expiresAt, user: vvUser(user) };
-    } catch (error) {
-      if (error instanceof TokenError) return undefined;
-      throw error;
-    }
+    const found = await tokenUser(this.#core.tokens, this.#core.directory, token);
+    return found && { userId: found.user.id, expiresAt: found.claims.expiresAt, user: vvUser(found.user) };
   }
 
   async #external(token: string): Promise<TokenOwner | undefined> {

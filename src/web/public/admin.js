@@ -1,16 +1,9 @@
 // The operator's view: polls /ui/api/admin/stats every two seconds; sends notifications through
 // notify's own API with a short-lived client token.
+import { request } from '/ui/request.js';
 const $ = (selector) => document.querySelector(selector);
 const pollMs = 2000;
 let previous = null;
-
-async function request(method, path, body, token) {
-  const headers = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const response = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await response.text();
-  return { status: response.status, data: text ? JSON.parse(text) : null };
-}
 
 function rows(tbody, entries) {
   tbody.replaceChildren(

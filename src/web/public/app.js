@@ -1,5 +1,6 @@
 // The chat client of the web console: chat's REST API and /chat/stream for rooms and messages,
 // notify's EventSource for notifications. Plain ES modules: nothing to build, nothing from a CDN.
+import { request } from '/ui/request.js';
 const $ = (selector) => document.querySelector(selector);
 const pageSize = 30;
 
@@ -11,14 +12,6 @@ const state = {
   names: new Map(),
   rooms: new Map(),
 };
-
-async function request(method, path, body, token) {
-  const headers = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const response = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await response.text();
-  return { status: response.status, data: text ? JSON.parse(text) : null };
-}
 
 // The server stores messages HTML-escaped (as the demo did); show them as text, never as markup.
 function unescape(text) {

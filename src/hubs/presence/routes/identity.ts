@@ -5,7 +5,7 @@ import type { Hono } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Core } from '../../../core/core.ts';
 import type { RateLimiter } from '../../../core/rate-limiter.ts';
-import { TokenError } from '../../../core/tokens.ts';
+import { tokenUser } from '../../../core/token-user.ts';
 import { bearerToken } from '../../../transports/bearer.ts';
 import { readJsonBody } from '../../../transports/json-body.ts';
 import { vvUser } from '../vv-user.ts';
@@ -42,14 +42,7 @@ export function identityRoutes(app: Hono, core: Core, loginAttempts: RateLimiter
 
   const me = async (authorization: string | undefined) => {
     const token = bearerToken(authorization);
-    if (!token) return undefined;
-    try {
-      const claims = await core.tokens.verify(token, 'user');
-      return await core.directory.getUser(Number(claims.subject));
-    } catch (error) {
-      if (error instanceof TokenError) return undefined;
-      throw error;
-    }
+    return token === undefined ? undefined : (await tokenUser(core.tokens, core.directory, token))?.user;
   };
   for (const path of ['/users/me', '/api/v2/users/me']) {
     app.get(path, async (c) => {
