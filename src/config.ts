@@ -22,6 +22,7 @@ export interface Config {
   legacyRoutes: boolean;
   origins: string[];
   openLogin: boolean;
+  openRegistration: boolean;
   allowUserIdParam: boolean;
   jwtSecret: string;
   clientId: string;
@@ -99,6 +100,8 @@ export const options: readonly OptionSpec[] = [
     aliases: [{ name: 'ORIGIN' }] },
   { key: 'openLogin', kind: 'bool', default: (c: Partial<Config>) => c.demo ?? false, insecure: true,
     describe: 'chat: log in with a username alone, creating unknown users (seed 002)' },
+  { key: 'openRegistration', kind: 'bool', default: true,
+    describe: "dm: anyone may create an account with POST /register, as in seed 004 (false: only 'flashhub user add')" },
   { key: 'allowUserIdParam', kind: 'bool', default: (c: Partial<Config>) => c.demo ?? false, insecure: true,
     describe: 'notify: open a stream with ?user_id= and no token (seed 000)' },
   { key: 'jwtSecret', kind: 'secret', default: '', describe: 'token signing secret, at least 32 characters (empty: generated and kept in the data directory)',

@@ -615,3 +615,21 @@ describe('dm with --no-legacy-routes', () => {
     }
   });
 });
+
+describe('dm with open_registration off', () => {
+  test('POST /register is refused; accounts made by the operator still log in', async () => {
+    const dir = await tempDir();
+    await runCli(['user', 'add', 'staffer', '--name', 'Staff', '--password', password, '--data', dir.path]);
+    const server = await startFlashhub(['--data', dir.path], { env: { FLASHHUB_OPEN_REGISTRATION: 'false' } });
+    try {
+      const refused = await call(server.url, 'POST', '/register', { name: 'Eve', username: 'eve', password });
+      assert.equal(refused.status, 403);
+      assert.deepEqual(refused.json, { code: '403', message: 'registration is closed; ask an operator for an account', content: null });
+      const login = await call(server.url, 'POST', '/dm/login', { username: 'staffer', password });
+      assert.equal(login.status, 200);
+    } finally {
+      await server.stop();
+      await dir.remove();
+    }
+  });
+});

@@ -17,6 +17,7 @@ export function accountRoutes(app: Hono<DmEnv>, ctx: DmContext): void {
   // The seed took a name of letters only (gin "alpha"), so "Parsa Mohammadi" or "Zoë" were refused.
   // flashhub takes any name the directory does (1 to 100 characters, no control characters).
   app.post('/register', async (c) => {
+    if (!core.config.openRegistration) return reply(c, 403, 'registration is closed; ask an operator for an account');
     const body = await jsonFields(c, ctx, ['name', 'username', 'password']);
     if (!body.ok) return body.response;
     const { name, username, password } = body.fields;
