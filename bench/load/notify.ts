@@ -1,0 +1,63 @@
+// HTTP publish: POST /api/message/notify (flashhub, client token, durable) or the bare node:http
+// handler's POST /notify (JSON.parse + 202), driven by Debian's wrk with a Lua script (64 connections),
+// or, without wrk, by a bounded node loop. wrk runs as this process's child, so its CPU counts as the
+// load generator's.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CLIENT_ID, CLIENT_SECRET } from '../servers/start.ts';
+import { config, clientToken, finish, mark, pool, postJson } from './clients.ts';
+
+const seconds: number = config.seconds ?? 5;
+const CONNS = 64;
+const body = JSON.stringify({ users: ['bench-user-1'], payload: { title: 'invoice paid', amount: 42, id: 'inv-1234' } });
+const headers: Record<string, string> = { 'content-type': 'application/json' };
+let route = '/notify';
+if (config.system === 'flashhub') {
+  headers.authorization = `Bearer ${await clientToken(CLIENT_ID, CLIENT_SECRET)}`;
+  route = '/api/message/notify';
+  const r = await postJson(route, JSON.parse(body), headers); // creates the user
+  if (r.status !== 202) throw new Error(`notify: ${r.status} ${JSON.stringify(r.json)}`);
+}
+
+let requests = 0;
+let errors = 0;
+let tool = 'wrk';
+await mark('start');
+const t0 = performance.now();
+if (existsSync('/usr/bin/wrk')) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'flashhub-bench-wrk-'));
+  const script = path.join(dir, 'post.lua');
+  writeFileSync(
+    script,
+    `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\n${Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`).join('\n')}\n`,
+  );
+  const out = await new Promise<string>((resolve) => {
+    const child = spawn('wrk', ['-t1', `-c${CONNS}`, `-d${seconds}s`, '-s', script, `http://127.0.0.1:${config.port}${route}`]);
+    let text = '';
+    child.stdout.on('data', (c) => (text += c));
+    child.on('close', () => resolve(text));
+  });
+  rmSync(dir, { recursive: true, force: true });
+  const total = /(\d+) requests in/.exec(out);
+  requests = total ? Number(total[1]) : 0;
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  errors = (non2xx ? Number(non2xx[1]) : 0) + (sockErr ? sockErr.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+} else {
+  tool = 'node';
+  const end = performance.now() + seconds * 1000;
+  await pool(CONNS, CONNS, async () => {
+    while (performance.now() < end) {
+      const r = await fetch(`http://127.0.0.1:${config.port}${route}`, { method: 'POST', headers, body });
+      await r.arrayBuffer();
+      if (r.status === 202) requests++;
+      else errors++;
+    }
+  });
+}
+const elapsed = (performance.now() - t0) / 1000;
+await mark('end');
+finish({ requests, errors, elapsed, perSecond: (requests - errors) / elapsed, tool, connections: CONNS, complete: errors === 0, delivered: requests - errors, expected: requests });
+process.exit(0);
