@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { runCli, startFlashhub, tempDir, type RunningFlashhub } from './support/flashhub.ts';
 import { openSse } from './support/sse.ts';
 import { connectWs, type WsClient } from './support/ws.ts';
@@ -27,6 +27,14 @@ describe('presence', () => {
   const ids: Record<string, number> = {};
   const tokens: Record<string, string> = {};
   const sockets: WsClient[] = [];
+  // Every socket a test opened is closed, and its close seen, before the next test: a late offline
+  // change would otherwise land in the next test's expectations.
+  afterEach(async () => {
+    const open = sockets.splice(0);
+    for (const socket of open) socket.close();
+    await Promise.all(open.map((socket) => socket.closed));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  });
 
   const open = async (path = '/presence/ws', options = {}) => {
     const client = await connectWs(`${wsUrl}${path}`, options);
@@ -55,7 +63,6 @@ describe('presence', () => {
     }
   });
   after(async () => {
-    sockets.forEach((s) => s.close());
     await server.stop();
     await dir.remove();
   });
@@ -233,9 +240,10 @@ describe('presence', () => {
       assert.equal(subscribed.ok, true);
       assert.ok(Array.isArray(subscribed.users));
       const cat = await hello('cat');
-      assert.deepEqual(await ann.next((f) => f.type === 'onlineStatus'), { type: 'onlineStatus', userid: ids.cat, online: true });
+      const aboutCat = (f: any) => f.type === 'onlineStatus' && f.userid === ids.cat;
+      assert.deepEqual(await ann.next(aboutCat), { type: 'onlineStatus', userid: ids.cat, online: true });
       cat.close();
-      assert.deepEqual(await ann.next((f) => f.type === 'onlineStatus'), { type: 'onlineStatus', userid: ids.cat, online: false });
+      assert.deepEqual(await ann.next(aboutCat), { type: 'onlineStatus', userid: ids.cat, online: false });
       ann.send({ type: 'unsubscribeOnlineStatus' });
       await ann.next((f) => f.type === 'unsubscribeOnlineStatus');
       const again = await hello('cat');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { SignJWT, decodeJwt } from 'jose';
 import { TokenError, Tokens } from './tokens.ts';
@@ -61,6 +61,29 @@ describe('tokens', () => {
     await rejects(tokens.verify(token, 'user'), 'invalid');
     const other = await tokens.issue('user', '5', 'eve');
     assert.equal((await tokens.verify(other, 'user')).subject, '5', 'only that token');
+  });
+
+  test('the verifier is strict: tampering, other algorithms, crit headers, nbf, missing claims', async () => {
+    const good = await tokens.issue('user', '1', 'alice');
+    const [head, body, sig] = good.split('.') as [string, string, string];
+    const tamperedBody = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body, 'base64url').toString()), sub: '2' })).toString('base64url');
+    await rejects(tokens.verify(`${head}.${tamperedBody}.${sig}`, 'user'), 'invalid');
+    await rejects(tokens.verify(`${head}.${body}.${sig}x`, 'user'), 'invalid');
+    await rejects(tokens.verify(`${head}.${body}`, 'user'), 'invalid');
+    await rejects(tokens.verify(`${head}.${body}.${sig}.extra`, 'user'), 'invalid');
+    const sign = (header: Record<string, unknown>, claims: Record<string, unknown>) =>
+      new SignJWT(claims).setProtectedHeader(header as { alg: string }).sign(secret);
+    const base = { typ: 'user', iss: 'flashhub', sub: '1', exp: Math.floor(Date.now() / 1000) + 60 };
+    await rejects(tokens.verify(await sign({ alg: 'HS512' }, base), 'user'), 'invalid');
+    const critHead = Buffer.from(JSON.stringify({ alg: 'HS256', crit: ['x-extension'], 'x-extension': 1 })).toString('base64url');
+    const critBody = Buffer.from(JSON.stringify(base)).toString('base64url');
+    const critSig = createHmac('sha256', secret).update(`${critHead}.${critBody}`).digest('base64url');
+    await rejects(tokens.verify(`${critHead}.${critBody}.${critSig}`, 'user'), 'invalid');
+    await rejects(tokens.verify(await sign({ alg: 'HS256' }, { ...base, nbf: base.exp }), 'user'), 'invalid');
+    await rejects(tokens.verify(await sign({ alg: 'HS256' }, { ...base, iss: 'someone-else' }), 'user'), 'invalid');
+    const { exp: _, ...noExp } = base;
+    await rejects(tokens.verify(await sign({ alg: 'HS256' }, noExp), 'user'), 'invalid');
+    assert.equal((await tokens.verify(await sign({ alg: 'HS256' }, base), 'user')).subject, '1', 'a well-formed token of the key verifies');
   });
 
   test('other keys, algorithms and garbage are refused', async () => {

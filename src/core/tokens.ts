@@ -3,9 +3,12 @@
 // - user tokens are signed with the master secret itself, so a service that shares JWT_KEY (as in
 //   seed 004) can verify them;
 // - client and stream tokens with keys derived from it (HKDF).
-// Keys are imported once (reference/performance.md: per-call imports halve connect rates).
-import { createSecretKey, hkdfSync, randomUUID, type KeyObject } from 'node:crypto';
-import { SignJWT, jwtVerify, errors } from 'jose';
+// jose signs. Verification, which runs on every connection and API call, is a synchronous HS256 check
+// with node:crypto: jose's verify cost 386 µs a call here (it turns the key into a WebCrypto key each
+// time), and 217 µs with a WebCrypto key imported once (an async thread-pool hop); this check takes
+// microseconds (reference/performance.md, lesson 4 and the connect-storm table).
+import { createHmac, hkdfSync, randomUUID, timingSafeEqual } from 'node:crypto';
+import { SignJWT } from 'jose';
 
 export type TokenKind = 'client' | 'user' | 'stream';
 
@@ -40,16 +43,16 @@ const issuer = 'flashhub';
 const algorithm = 'HS256';
 
 export class Tokens {
-  readonly #keys: Record<TokenKind, KeyObject>;
+  readonly #keys: Record<TokenKind, Buffer>;
   readonly #lifetimes: TokenLifetimes;
   /** jti → expiry (unix seconds) of tokens revoked before they expired (e.g. by a logout). */
   readonly #revoked = new Map<string, number>();
 
   constructor(masterSecret: Uint8Array, lifetimes: TokenLifetimes) {
     this.#keys = {
-      user: createSecretKey(masterSecret),
-      client: createSecretKey(deriveKey(masterSecret, 'client')),
-      stream: createSecretKey(deriveKey(masterSecret, 'stream')),
+      user: Buffer.from(masterSecret),
+      client: deriveKey(masterSecret, 'client'),
+      stream: deriveKey(masterSecret, 'stream'),
     };
     this.#lifetimes = lifetimes;
   }
@@ -73,20 +76,20 @@ export class Tokens {
 
   /** Accepts only a token of the given kind; throws TokenError otherwise. */
   async verify(token: string, kind: TokenKind): Promise<TokenClaims> {
-    let payload;
-    try {
-      ({ payload } = await jwtVerify(token, this.#keys[kind], { algorithms: [algorithm], issuer, requiredClaims: ['exp', 'sub'] }));
-    } catch (error) {
-      if (error instanceof errors.JWTExpired) throw new TokenError('expired', 'token expired');
+    const payload = verifyHs256(token, this.#keys[kind]);
+    const now = Math.floor(Date.now() / 1000);
+    if (typeof payload.exp !== 'number' || typeof payload.sub !== 'string' || payload.iss !== issuer) {
       throw new TokenError('invalid', 'invalid token');
     }
+    if (payload.exp <= now) throw new TokenError('expired', 'token expired');
+    if (typeof payload.nbf === 'number' && payload.nbf > now) throw new TokenError('invalid', 'token not yet valid');
     if (payload.typ !== kind) throw new TokenError('wrong-kind', `not a ${kind} token`);
     if (typeof payload.jti === 'string' && this.#revoked.has(payload.jti)) throw new TokenError('invalid', 'token revoked');
     return {
       kind,
-      subject: payload.sub as string,
+      subject: payload.sub,
       username: typeof payload.name === 'string' ? payload.name : undefined,
-      expiresAt: payload.exp as number,
+      expiresAt: payload.exp,
       tokenId: typeof payload.jti === 'string' ? payload.jti : '',
     };
   }
@@ -97,6 +100,35 @@ export class Tokens {
     for (const [id, expiresAt] of this.#revoked) if (expiresAt < now) this.#revoked.delete(id);
     if (claims.tokenId !== '') this.#revoked.set(claims.tokenId, claims.expiresAt);
   }
+}
+
+const base64url = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * The payload of a compact JWS signed HS256 with `key`, or TokenError. Strict: exactly three
+ * base64url parts, a header of alg HS256 with no `crit`, a 32-byte signature compared in constant
+ * time, and a JSON object payload.
+ */
+function verifyHs256(token: string, key: Buffer): Record<string, unknown> {
+  const parts = token.split('.');
+  if (parts.length !== 3 || !parts.every((part) => base64url.test(part))) throw new TokenError('invalid', 'invalid token');
+  const [head, body, signature] = parts as [string, string, string];
+  const expected = createHmac('sha256', key).update(`${head}.${body}`).digest();
+  const actual = Buffer.from(signature, 'base64url');
+  if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) throw new TokenError('invalid', 'invalid token');
+  const header = parseJson(head);
+  if (header.alg !== algorithm || 'crit' in header) throw new TokenError('invalid', 'invalid token');
+  return parseJson(body);
+}
+
+function parseJson(part: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // falls through
+  }
+  throw new TokenError('invalid', 'invalid token');
 }
 
 function deriveKey(master: Uint8Array, kind: TokenKind): Buffer {
