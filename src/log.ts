@@ -8,6 +8,11 @@ export type LogFields = Record<string, unknown>;
 const levelRank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const secretField = /pass(word)?|secret|token|authorization|cookie|key$/i;
 
+/** Whether a field name looks secret: its value is never written anywhere. */
+export function isSecretField(name: string): boolean {
+  return secretField.test(name);
+}
+
 export interface Logger {
   debug(event: string, fields?: LogFields): void;
   info(event: string, fields?: LogFields): void;
@@ -42,14 +47,11 @@ export function createLogger(options: LoggerOptions = {}, bound: LogFields = {})
   };
 }
 
-/** A logger that drops everything: for CLI commands that open the store without a server. */
-export const silentLogger: Logger = createLogger({ write: () => {} });
-
 function redact(fields: LogFields): LogFields {
   const out: LogFields = {};
   for (const [name, value] of Object.entries(fields)) {
     if (value === undefined) continue;
-    out[name] = secretField.test(name) ? '[redacted]' : value instanceof Error ? value.message : value;
+    out[name] = isSecretField(name) ? '[redacted]' : value instanceof Error ? value.message : value;
   }
   return out;
 }

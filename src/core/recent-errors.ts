@@ -1,5 +1,5 @@
 // The latest warnings and errors, kept for the admin view; a logger wrapper records them on the way.
-import type { LogFields, Logger } from '../log.ts';
+import { isSecretField, type LogFields, type Logger } from '../log.ts';
 
 export interface RecentError {
   time: string;
@@ -46,7 +46,7 @@ export class RecentErrors {
 function safe(fields: LogFields): LogFields {
   const out: LogFields = {};
   for (const [name, value] of Object.entries(fields)) {
-    if (/pass(word)?|secret|token|authorization|cookie|key$/i.test(name)) continue;
+    if (isSecretField(name)) continue;
     out[name] = value instanceof Error ? value.message : typeof value === 'object' && value !== null ? JSON.stringify(value).slice(0, 500) : value;
   }
   return out;
