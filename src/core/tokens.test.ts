@@ -63,6 +63,15 @@ describe('tokens', () => {
     assert.equal((await tokens.verify(other, 'user')).subject, '5', 'only that token');
   });
 
+  test('a token verified before is still refused once it expires', async () => {
+    const shortLived = new Tokens(secret, { ...lifetimes, user: 1 });
+    const token = await shortLived.issue('user', '3', 'carol');
+    assert.equal((await shortLived.verify(token, 'user')).subject, '3');
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await rejects(shortLived.verify(token, 'user'), 'expired');
+    await rejects(shortLived.verify(token, 'client'), 'invalid');
+  });
+
   test('the verifier is strict: tampering, other algorithms, crit headers, nbf, missing claims', async () => {
     const good = await tokens.issue('user', '1', 'alice');
     const [head, body, sig] = good.split('.') as [string, string, string];

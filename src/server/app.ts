@@ -14,7 +14,15 @@ export interface Readiness {
 
 export function buildApp(core: Core, hubs: Hub[], readiness: Readiness): Hono {
   const app = new Hono();
-  app.use('*', cors({ origin: (origin) => allowedOrigin(origin, core.config.origins) ?? null, credentials: true }));
+  const corsHeaders = cors({ origin: (origin) => allowedOrigin(origin, core.config.origins) ?? null, credentials: true });
+  // Hono's cors() touches c.res before the handler runs, which turns every response into a full
+  // web Response that @hono/node-server must stream: a third of the throughput of a bare handler
+  // (docs/performance.md). Only browsers send Origin, and only they need the CORS headers.
+  app.use('*', (c, next) => {
+    if (c.req.header('origin') !== undefined) return corsHeaders(c, next);
+    c.header('Vary', 'Origin');
+    return next();
+  });
   // A declared body over the limit is refused before anyone reads it; chunked bodies are limited
   // while being read (transports/json-body.ts). The unread body makes the connection unusable,
   // hence Connection: close (or the client's next request on it fails).

@@ -44,14 +44,36 @@ async function readOnce(c: Context, incoming: IncomingMessage | undefined, maxBy
   }
 }
 
-/** The body, or undefined once it passes maxBytes (reading stops there). */
-async function readStream(incoming: IncomingMessage, maxBytes: number): Promise<Uint8Array | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of incoming) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+/**
+ * The body, or undefined once it passes maxBytes (reading stops there). Plain stream events: the
+ * async iterator (`for await`) cost a tenth of a small notify request.
+ */
+function readStream(incoming: IncomingMessage, maxBytes: number): Promise<Uint8Array | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) return void chunks.push(chunk);
+      cleanup();
+      incoming.pause();
+      resolve(undefined);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const onClose = () => {
+      cleanup();
+      if (!incoming.complete) reject(new Error('request aborted'));
+    };
+    function cleanup() {
+      incoming.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+    }
+    incoming.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
 }

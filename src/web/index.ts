@@ -25,6 +25,9 @@ export function createConsole(core: Core): Hono {
   app.get('/ui', serve('index.html'));
   app.get('/ui/', serve('index.html'));
   app.get('/ui/admin', serve('admin.html'));
-  app.get('/ui/:file{[a-z0-9-]+\\.(js|css|svg|png|ico)}', (c) => serve(c.req.param('file'))(c));
+  // Any other embedded file by name; unknown names are a JSON 404. A wildcard, not a `:file`
+  // parameter: Hono's RegExpRouter refuses a parameter beside static routes such as /ui/admin and
+  // the whole app would fall back to the slower trie router.
+  app.get('/ui/*', (c) => serve(c.req.path.slice('/ui/'.length))(c));
   return app;
 }
