@@ -5,7 +5,7 @@
 // (/proc/stat minus both), server RSS. A round is inconclusive when other processes took more than
 // 30% of a core, or, for throughput, when the server was not the bottleneck.
 import path from 'node:path';
-import { nextJson, nodeBin, root, sample, spawnPinned, type Sample } from './lib/proc.ts';
+import { machineBusySeconds, nextJson, nodeBin, root, sample, spawnPinned, type Sample } from './lib/proc.ts';
 import { startServer, type SystemName } from './servers/start.ts';
 import { markdown, resultsFile, summarize, writeRecord, type RoundRecord, type ScenarioSummary, type Target } from './report.ts';
 import { runStore } from './store-figures.ts';
@@ -52,6 +52,21 @@ const fan = (name: string, path: string, n: number, bare: SystemName, target: bo
   target: target ? { bare: { kind: 'min', ratio: 3 }, sio: { kind: 'min', ratio: 5 } } : undefined,
   timeoutMs: 180_000,
 });
+// flashhub's token check on its real path against a bare upgrade without one. dm checks the token
+// before the upgrade (like most clients' ?token=); presence's protocol needs a HELLO round trip more.
+const storm = (name: string, path: string, target: boolean): Scenario => ({
+  name,
+  load: 'storm',
+  kind: 'throughput',
+  unit: 'connections/s',
+  contenders: [
+    { system: 'flashhub', server: 'flashhub', config: { path, connections: quick ? 3000 : 8000 } },
+    { system: 'bare', server: 'ws-bare', config: { connections: quick ? 3000 : 8000 } },
+    { system: 'sio', server: 'sio', config: { connections: quick ? 3000 : 8000 } },
+  ],
+  target: target ? { bare: { kind: 'min', ratio: 0.85 } } : undefined,
+  timeoutMs: 180_000,
+});
 const idle = (name: string, path: string, n: number, bare: SystemName): Scenario => ({
   name,
   load: 'idle',
@@ -83,19 +98,15 @@ const scenarios: Scenario[] = [
   idle(`idle memory ${idleN / 1000}k, dm (WS)`, 'dm-ws', idleN, 'ws-bare'),
   idle(`idle memory ${idleN / 1000}k, chat (SSE)`, 'chat-sse', idleN, 'sse-bare'),
   idle(`idle memory ${idleN / 1000}k, notify (SSE)`, 'notify-sse', idleN, 'sse-bare'),
-  {
-    name: 'connect storm, presence HELLO with token',
-    load: 'storm',
-    kind: 'throughput',
-    unit: 'connections/s',
-    contenders: [
-      { system: 'flashhub', server: 'flashhub', config: { path: 'presence-ws', connections: quick ? 3000 : 8000 } },
-      { system: 'bare', server: 'ws-bare', config: { connections: quick ? 3000 : 8000 } },
-      { system: 'sio', server: 'sio', config: { connections: quick ? 3000 : 8000 } },
-    ],
-    target: { bare: { kind: 'min', ratio: 0.85 } },
-    timeoutMs: 180_000,
-  },
+  // the most one process can hold: 20,000 open files per process here, minus the server's own
+  ...(quick
+    ? []
+    : [
+        idle('idle memory 19.9k (the most one process holds), dm (WS)', 'dm-ws', 19_700, 'ws-bare'),
+        idle('idle memory 19.9k (the most one process holds), notify (SSE)', 'notify-sse', 19_700, 'sse-bare'),
+      ]),
+  storm('connect storm, dm WebSocket with token', 'dm-ws', true),
+  storm('connect storm, presence WebSocket + HELLO with token', 'presence-ws', false),
   {
     name: 'notify POST /api/message/notify (durable)',
     load: 'notify',
@@ -124,14 +135,30 @@ const scenarios: Scenario[] = [
 ];
 void K;
 
+/**
+ * Waits (at most 10 s) until the machine is quiet: after a round is killed the kernel tears down its
+ * thousands of sockets, and that work must not land in the next round's window as "other" CPU.
+ */
+async function settle(): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const before = machineBusySeconds();
+    await new Promise((r) => setTimeout(r, 250));
+    if ((machineBusySeconds() - before) / 0.25 < 0.1) return;
+  }
+}
+
 async function runRound(s: Scenario, c: Contender, round: number): Promise<RoundRecord> {
+  await settle();
   let server;
   try {
     server = await startServer(c.server);
   } catch (e) {
     return { scenario: s.name, system: c.system, server: c.server, round, value: NaN, unit: s.unit, serverCpu: 0, loadCpu: 0, otherCpu: 0, elapsed: 0, date, quick, inconclusive: `failed to start: ${(e as Error).message.slice(0, 300)}` };
   }
-  const load = spawnPinned(1, [nodeBin, path.join(root, 'bench/load', `${s.load}.ts`), JSON.stringify({ ...c.config, system: c.server, port: server.port })]);
+  // BENCH_PROFILE_LOAD=<dir>: the load generator runs under --cpu-prof (is it the bottleneck, and why?)
+  const loadProfile = process.env.BENCH_PROFILE_LOAD ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE_LOAD)}`] : [];
+  const load = spawnPinned(1, [nodeBin, ...loadProfile, path.join(root, 'bench/load', `${s.load}.ts`), JSON.stringify({ ...c.config, system: c.server, port: server.port })]);
   const marks = new Map<string, Sample>();
   let result: Record<string, any> | undefined;
   let error: string | undefined;
@@ -147,6 +174,7 @@ async function runRound(s: Scenario, c: Contender, round: number): Promise<Round
   } catch (e) {
     error = (e as Error).message.slice(0, 600);
   } finally {
+    if (loadProfile.length) await Promise.race([load.exited, new Promise((r) => setTimeout(r, 15_000))]); // let it write the profile
     await load.kill();
     await server.stop();
   }

@@ -21,6 +21,19 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** CPU seconds of a process and its live descendants (the load generator's counter.c child). */
+export function treeCpuSeconds(pid: number): number {
+  let total = cpuSeconds(pid);
+  try {
+    for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)) {
+      if (child) total += treeCpuSeconds(Number(child));
+    }
+  } catch {
+    // gone, or no children file: its own time is all there is
+  }
+  return total;
+}
+
 export function rssBytes(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -30,12 +43,16 @@ export function rssBytes(pid: number): number {
   }
 }
 
-/** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
+/**
+ * Busy CPU seconds of the whole machine (all cores), from /proc/stat, without interrupt time: the
+ * kernel handles loopback TCP (handshakes above all) in softirq context, charged to no process, and
+ * that is the benchmark's own traffic, not other processes competing with it.
+ */
 export function machineBusySeconds(): number {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
   const v = line.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal
-  const busy = v[0]! + v[1]! + v[2]! + v[5]! + v[6]! + v[7]!;
+  const busy = v[0]! + v[1]! + v[2]! + v[7]!;
   return busy / TICK;
 }
 
@@ -48,7 +65,7 @@ export interface Sample {
 }
 
 export function sample(serverPid: number, loadPid: number): Sample {
-  return { t: performance.now() / 1000, serverCpu: cpuSeconds(serverPid), loadCpu: cpuSeconds(loadPid), machineCpu: machineBusySeconds(), rss: rssBytes(serverPid) };
+  return { t: performance.now() / 1000, serverCpu: cpuSeconds(serverPid), loadCpu: treeCpuSeconds(loadPid), machineCpu: machineBusySeconds(), rss: rssBytes(serverPid) };
 }
 
 export interface Pinned {

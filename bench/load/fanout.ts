@@ -6,25 +6,32 @@
 //   flashhub chat-ws     : chat /chat/ws sockets; publish = POST /chat/room/0/messages
 //   flashhub notify-sse  : notify /sse?token= streams of one group's members; publish = POST /api/message/notify {groups}
 //   ws-bare / sse-bare / sio : subscribers, publish = POST /publish with a payload of the same size
+// The subscribers live in counter.c (receiving in Node made the load generator the bottleneck).
 import { CLIENT_ID, CLIENT_SECRET } from '../servers/start.ts';
-import { config, clientToken, finish, mark, openSio, openSse, openWs, pool, postJson, registerUsers, until, type BenchUser } from './clients.ts';
+import { config, clientToken, finish, mark, openWs, pool, postJson, registerUsers, until, type BenchUser } from './clients.ts';
+import { openCounter, type CounterConnection } from './counter.ts';
 
 const N: number = config.subscribers;
 const seconds: number = config.seconds ?? 3;
-const window: number = config.window ?? Math.max(2, Math.round(16_000 / N));
+const window: number = config.window ?? Math.max(8, Math.round(64_000 / N));
 const path: string = config.path ?? 'ws';
 const USERS = Math.min(20, N);
 let delivered = 0;
+let baseline = 0;
 let wake: (() => void) | undefined;
-const got = (n: number): void => {
-  delivered += n;
-  if (wake) {
+let published = 0;
+const got = (count: number): void => {
+  delivered = count - baseline;
+  // wake the publisher only when a whole publish has arrived everywhere: waking it on every read
+  // (a timer and a promise each time) made the load generator the bottleneck
+  if (wake && published - Math.floor(delivered / N) < window) {
     const w = wake;
     wake = undefined;
     w();
   }
 };
 const conns: { close(): void }[] = [];
+const subscribers: CounterConnection[] = [];
 const payload = JSON.stringify({ type: 'message', data: { id: '1700000000000-0', from: '1', date: 1700000000, message: 'hello everyone, this is a fan-out benchmark message', roomId: '0' } });
 
 let publish: () => Promise<void>;
@@ -33,20 +40,11 @@ if (config.system === 'flashhub') {
   const users = await registerUsers(USERS, 'sub');
   const [pub] = (await registerUsers(1, 'pub')) as [BenchUser];
   if (path === 'presence-ws') {
-    await pool(N, 200, async (i) => {
+    for (let i = 0; i < N; i++) {
       const u = users[i % USERS]!;
-      let hello = false;
-      const ws = await openWs('/presence/ws', (data) => {
-        if (!hello) {
-          hello = true;
-          return;
-        }
-        got(1);
-      });
-      ws.send(JSON.stringify({ type: 'HELLO', userid: u.id, accesstoken: u.token }));
-      conns.push({ close: () => ws.terminate() });
-      await until(() => hello, 10_000);
-    });
+      // counted from the frame after the HELLO reply: every one is an online broadcast
+      subscribers.push({ kind: 'ws', path: '/presence/ws', hello: JSON.stringify({ type: 'HELLO', userid: u.id, accesstoken: u.token }) });
+    }
     // the publisher's HELLO is answered after an async token check: wait for each reply (ok frame)
     // before the next toggle, or a GOODBYE could overtake the HELLO and one change would be lost
     let replied: (() => void) | undefined;
@@ -66,16 +64,10 @@ if (config.system === 'flashhub') {
           }),
       ));
   } else if (path === 'chat-sse' || path === 'chat-ws') {
-    await pool(N, 200, async (i) => {
-      const u = users[i % USERS]!;
-      if (path === 'chat-sse') {
-        const req = await openSse(`/chat/stream?token=${u.token}`, (n) => got(n));
-        conns.push({ close: () => req.destroy() });
-      } else {
-        const ws = await openWs(`/chat/ws?token=${u.token}`, () => got(1));
-        conns.push({ close: () => ws.terminate() });
-      }
-    });
+    for (let i = 0; i < N; i++) {
+      const token = users[i % USERS]!.token;
+      subscribers.push(path === 'chat-sse' ? { kind: 'sse', path: `/chat/stream?token=${token}` } : { kind: 'ws', path: `/chat/ws?token=${token}` });
+    }
     publish = async () => {
       const r = await fetch(`http://127.0.0.1:${config.port}/chat/room/0/messages`, {
         method: 'POST',
@@ -94,33 +86,25 @@ if (config.system === 'flashhub') {
       const r = await fetch(`http://127.0.0.1:${config.port}/api/user/${users[i]!.username}/token`, { headers: auth });
       return ((await r.json()) as { access_token: string }).access_token;
     });
-    await pool(N, 200, async (i) => {
-      const req = await openSse(`/sse?token=${streamTokens[i % USERS]}`, (n) => got(n));
-      conns.push({ close: () => req.destroy() });
-    });
+    for (let i = 0; i < N; i++) subscribers.push({ kind: 'sse', path: `/sse?token=${streamTokens[i % USERS]}` });
     publish = async () => {
       const r = await postJson('/api/message/notify', { groups: ['bench'], payload: 'hello everyone, this is a fan-out benchmark message' }, auth);
       if (r.status !== 202) throw new Error(`notify: ${r.status} ${JSON.stringify(r.json)}`);
     };
   } else throw new Error(`unknown path ${path}`);
 } else {
-  await pool(N, 200, async () => {
-    if (config.system === 'ws-bare') {
-      const ws = await openWs('/fan', () => got(1));
-      conns.push({ close: () => ws.terminate() });
-    } else if (config.system === 'sse-bare') {
-      const req = await openSse('/stream', (n) => got(n));
-      conns.push({ close: () => req.destroy() });
-    } else {
-      const s = await openSio({ kind: 'fan' }, () => got(1));
-      conns.push({ close: () => s.disconnect() });
-    }
-  });
+  const kind = config.system === 'ws-bare' ? 'ws' : config.system === 'sse-bare' ? 'sse' : 'sio';
+  const where = { ws: '/fan', sse: '/stream', sio: '/socket.io/?kind=fan&EIO=4&transport=websocket' }[kind];
+  for (let i = 0; i < N; i++) subscribers.push({ kind, path: where });
   publish = async () => {
     const r = await fetch(`http://127.0.0.1:${config.port}/publish`, { method: 'POST', body: payload });
     await r.arrayBuffer();
   };
 }
+
+const counter = await openCounter(subscribers, got);
+conns.push(counter);
+if (counter.failed > 0) throw new Error(`${counter.failed} of ${N} subscribers failed to connect`);
 
 // let set-up traffic (online lists, user.connected, pings) settle, then count from zero
 await new Promise((r) => setTimeout(r, 300));
@@ -130,11 +114,11 @@ await until(() => {
   last = delivered;
   return quiet;
 }, 10_000, 200);
+baseline = counter.count;
 delivered = 0;
 
 await mark('start');
 const t0 = performance.now();
-let published = 0;
 let posting = 0;
 let publishErrors = 0;
 const end = t0 + seconds * 1000;
@@ -155,7 +139,9 @@ while (performance.now() < end) {
     .catch(() => publishErrors++)
     .finally(() => {
       posting--;
-      got(0);
+      const w = wake;
+      wake = undefined;
+      w?.();
     });
 }
 const complete = await until(() => delivered >= published * N, config.drainMs ?? 10_000, 2);

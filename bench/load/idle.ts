@@ -1,83 +1,48 @@
 // Idle memory per connection: 200 warm-up connections, then mark, then `connections` more held
-// idle; the orchestrator reads the server's RSS at both marks. Paths (flashhub):
+// idle; the orchestrator reads the server's RSS at both marks. The connections live in counter.c
+// processes (one for the warm-up, one for the rest: each process may hold 20,000 open files, so the
+// largest run, about 19,900 on the server, fits). Paths (flashhub):
 //   presence-ws: /presence/ws after HELLO · dm-ws: /dm/chats/<peer>?token= · chat-sse: /chat/stream?token=
 //   notify-sse: /sse?token=<stream token>
 // Baselines: ws-bare /fan, sse-bare /stream, Socket.IO connections.
 import { CLIENT_ID, CLIENT_SECRET } from '../servers/start.ts';
-import { config, clientToken, finish, mark, openSio, openSse, openWs, pool, registerUsers, until, type BenchUser } from './clients.ts';
+import { config, clientToken, finish, mark, pool, registerUsers, type BenchUser } from './clients.ts';
+import { openCounter, type CounterConnection } from './counter.ts';
 
 const N: number = config.connections;
 const path: string = config.path ?? '';
 const WARM = 200;
-const conns: { close(): void }[] = [];
-let failed = 0;
-let open: (i: number) => Promise<void>;
+let connection: (i: number) => CounterConnection;
 
 if (config.system === 'flashhub') {
   const users: BenchUser[] = await registerUsers(11, 'idle');
   const U = 10;
   if (path === 'presence-ws') {
-    open = async (i) => {
-      const u = users[i % U]!;
-      let ok = false;
-      const ws = await openWs('/presence/ws', () => (ok = true));
-      ws.send(JSON.stringify({ type: 'HELLO', userid: u.id, accesstoken: u.token }));
-      conns.push({ close: () => ws.terminate() });
-      if (!(await until(() => ok, 10_000))) failed++;
-    };
+    connection = (i) => ({ kind: 'ws', path: '/presence/ws', hello: JSON.stringify({ type: 'HELLO', userid: users[i % U]!.id, accesstoken: users[i % U]!.token }) });
   } else if (path === 'dm-ws') {
-    open = async (i) => {
-      const u = users[i % U]!;
-      const ws = await openWs(`/dm/chats/${users[10]!.username}?token=${u.token}`, () => {});
-      conns.push({ close: () => ws.terminate() });
-    };
+    connection = (i) => ({ kind: 'ws', path: `/dm/chats/${users[10]!.username}?token=${users[i % U]!.token}` });
   } else if (path === 'chat-sse') {
-    open = async (i) => {
-      const req = await openSse(`/chat/stream?token=${users[i % U]!.token}`, () => {});
-      conns.push({ close: () => req.destroy() });
-    };
+    connection = (i) => ({ kind: 'sse', path: `/chat/stream?token=${users[i % U]!.token}` });
   } else if (path === 'notify-sse') {
     const ct = await clientToken(CLIENT_ID, CLIENT_SECRET);
     const tokens = await pool(U, 8, async (i) => {
       const r = await fetch(`http://127.0.0.1:${config.port}/api/user/${users[i]!.username}/token`, { headers: { authorization: `Bearer ${ct}` } });
       return ((await r.json()) as { access_token: string }).access_token;
     });
-    open = async (i) => {
-      const req = await openSse(`/sse?token=${tokens[i % U]}`, () => {});
-      conns.push({ close: () => req.destroy() });
-    };
+    connection = (i) => ({ kind: 'sse', path: `/sse?token=${tokens[i % U]}` });
   } else throw new Error(`unknown path ${path}`);
-} else if (config.system === 'ws-bare') {
-  open = async () => {
-    const ws = await openWs('/fan', () => {});
-    conns.push({ close: () => ws.terminate() });
-  };
-} else if (config.system === 'sse-bare') {
-  open = async () => {
-    const req = await openSse('/stream', () => {});
-    conns.push({ close: () => req.destroy() });
-  };
-} else {
-  open = async () => {
-    const s = await openSio({ kind: 'fan' }, () => {});
-    conns.push({ close: () => s.disconnect() });
-  };
-}
+} else if (config.system === 'ws-bare') connection = () => ({ kind: 'ws', path: '/fan' });
+else if (config.system === 'sse-bare') connection = () => ({ kind: 'sse', path: '/stream' });
+else connection = () => ({ kind: 'sio', path: '/socket.io/?kind=fan&EIO=4&transport=websocket' });
 
-const guarded = async (i: number) => {
-  try {
-    await open(i);
-  } catch {
-    failed++;
-  }
-};
-await pool(WARM, 100, guarded);
+const warm = await openCounter(Array.from({ length: WARM }, (_, i) => connection(i)));
 await new Promise((r) => setTimeout(r, 500));
 await mark('start');
-const t0 = performance.now();
-await pool(N, 200, (i) => guarded(WARM + i));
+const held = await openCounter(Array.from({ length: N }, (_, i) => connection(WARM + i)));
 await new Promise((r) => setTimeout(r, 1000));
 await mark('end');
-finish({ connections: N, failed, openSeconds: (performance.now() - t0) / 1000 - 1, path });
-for (const c of conns) c.close();
+const failed = warm.failed + held.failed;
+finish({ connections: N, failed, openSeconds: held.openSeconds, path, complete: failed === 0 });
+warm.close();
+held.close();
 process.exit(0);

@@ -1,39 +1,28 @@
-// Connect storm: `connections` new connections as fast as 256 concurrent openers manage, each counted
-// once usable. flashhub: /presence/ws + HELLO with a user token, counted at the HELLO ok reply (the
-// token check on the real path). Baselines: ws-bare's upgrade without a token, Socket.IO connect.
-import { config, finish, mark, openSio, openWs, pool, registerUsers, until } from './clients.ts';
+// Connect storm: `connections` new connections opened by counter.c with 256 handshakes at a time,
+// each counted once usable. flashhub, path dm-ws: dm's /dm/chats/<peer>?token= (token, peer and
+// connection limit checked before the 101); path presence-ws: /presence/ws + HELLO with a user
+// token, usable at the HELLO reply that says ok. Baselines: ws-bare's upgrade without a token,
+// Socket.IO's connect (joined "/").
+import { config, finish, mark, registerUsers } from './clients.ts';
+import { counterBinary, openCounter, type CounterConnection } from './counter.ts';
 
 const N: number = config.connections;
-const conns: { close(): void }[] = [];
-let failed = 0;
-const users = config.system === 'flashhub' ? await registerUsers(20, 'storm') : [];
+const users = config.system === 'flashhub' ? await registerUsers(21, 'storm') : [];
+const peer = users.pop();
+const connections: CounterConnection[] = [];
+for (let i = 0; i < N; i++) {
+  if (config.system === 'flashhub') {
+    const u = users[i % users.length]!;
+    if (config.path === 'dm-ws') connections.push({ kind: 'ws', path: `/dm/chats/${peer!.username}?token=${u.token}` });
+    else connections.push({ kind: 'ws', path: '/presence/ws', hello: JSON.stringify({ type: 'HELLO', userid: u.id, accesstoken: u.token }) });
+  } else if (config.system === 'sio') connections.push({ kind: 'sio', path: '/socket.io/?kind=fan&EIO=4&transport=websocket' });
+  else connections.push({ kind: 'ws', path: '/fan' });
+}
+counterBinary();
 
 await mark('start');
-const t0 = performance.now();
-await pool(N, 256, async (i) => {
-  try {
-    if (config.system === 'flashhub') {
-      const u = users[i % users.length]!;
-      let reply = '';
-      const ws = await openWs('/presence/ws', (d) => {
-        if (!reply) reply = d.toString();
-      });
-      conns.push({ close: () => ws.terminate() });
-      ws.send(JSON.stringify({ type: 'HELLO', userid: u.id, accesstoken: u.token }));
-      if (!(await until(() => reply !== '', 10_000, 2)) || !reply.includes('"ok":true')) failed++;
-    } else if (config.system === 'sio') {
-      const s = await openSio({ kind: 'fan' }, () => {});
-      conns.push({ close: () => s.disconnect() });
-    } else {
-      const ws = await openWs('/fan', () => {});
-      conns.push({ close: () => ws.terminate() });
-    }
-  } catch {
-    failed++;
-  }
-});
-const elapsed = (performance.now() - t0) / 1000;
+const counter = await openCounter(connections);
 await mark('end');
-finish({ connections: N, failed, elapsed, perSecond: (N - failed) / elapsed });
-for (const c of conns) c.close();
+finish({ connections: N, failed: counter.failed, elapsed: counter.openSeconds, perSecond: counter.opened / counter.openSeconds, complete: counter.failed === 0 });
+counter.close();
 process.exit(0);
