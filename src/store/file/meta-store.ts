@@ -230,7 +230,7 @@ export class FileMetaStore implements MetaStore {
   putClient(client: ClientRecord): Promise<void> {
     return this.#mutate((d) => {
       if (Object.hasOwn(d.clients, client.clientId)) throw new StoreError('EEXIST', `client "${client.clientId}" exists`);
-      d.clients[client.clientId] = { clientId: client.clientId, secretHash: client.secretHash, createdAt: client.createdAt };
+      setOwn(d.clients, client.clientId, { clientId: client.clientId, secretHash: client.secretHash, createdAt: client.createdAt });
       return { result: undefined, changed: true };
     });
   }
@@ -262,7 +262,7 @@ export class FileMetaStore implements MetaStore {
     return this.#mutate((d) => {
       if (Object.hasOwn(d.groups, id)) throw new StoreError('EEXIST', `group "${id}" exists`);
       const g: GroupRecord = { id, members: [...new Set(members)], createdAt: Date.now() };
-      d.groups[id] = g;
+      setOwn(d.groups, id, g);
       return { result: copyGroup(g), changed: true };
     });
   }
@@ -314,7 +314,7 @@ export class FileMetaStore implements MetaStore {
       if (old) for (const m of old.members) this.#userRooms.get(m)?.delete(room.id);
       const r = copyRoom(room);
       r.members = [...new Set(r.members)];
-      d.rooms[room.id] = r;
+      setOwn(d.rooms, room.id, r);
       for (const m of r.members) this.#joinIndex(m, r.id);
       return { result: undefined, changed: true };
     });
@@ -376,4 +376,12 @@ function removeFrom(list: UserId[], user: UserId): boolean {
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Stores `value` under `key` as an own property, whatever the key: a plain assignment with the id
+ * "__proto__" would replace the object's prototype and the record would be lost.
+ */
+function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true });
 }
