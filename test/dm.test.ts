@@ -382,9 +382,12 @@ describe('dm', () => {
       const frankSends = await open('/chats/off-dave', frank);
       const frankEcho = await open('/chats/off-erin', frank);
       // Each send is stored before it is delivered, so the copy on the sender's other device means "stored".
+      // Conversations are merged by their messages' millisecond timestamps, so the sends are kept
+      // at least 2 ms apart: within one millisecond the order across chats is undefined.
       const say = async (from: WsClient, echo: WsClient, text: string) => {
         from.send(text);
         assert.equal((await echo.next()).body, text);
+        await new Promise((resolve) => setTimeout(resolve, 2));
       };
       await say(erinSends, erinEcho, 'e1');
       await say(frankSends, frankEcho, 'f1');
