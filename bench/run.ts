@@ -38,7 +38,6 @@ interface Scenario {
   timeoutMs: number;
 }
 
-const K = quick ? 1 : 0;
 const fan = (name: string, path: string, n: number, bare: SystemName, target: boolean): Scenario => ({
   name,
   load: 'fanout',
@@ -133,7 +132,6 @@ const scenarios: Scenario[] = [
     timeoutMs: 240_000,
   },
 ];
-void K;
 
 /**
  * Waits (at most 10 s) until the machine is quiet: after a round is killed the kernel tears down its

@@ -1,7 +1,6 @@
 // What every load generator shares: the protocol with the orchestrator (JSON lines out, "ok" lines in),
 // many client connections spread over loopback source addresses, and flashhub's real account flows
 // (dm's POST /register gives a user token that presence HELLO, chat ?token= and dm sockets accept).
-import http from 'node:http';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import { io as sioConnect, type Socket } from 'socket.io-client';
@@ -95,35 +94,6 @@ export function openWs(path: string, onMessage: (data: WebSocket.RawData) => voi
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
     ws.once('unexpected-response', (_q, res) => reject(new Error(`HTTP ${res.statusCode} for ${path}`)));
-  });
-}
-
-/** Opens an SSE stream over raw node:http and counts `data:` fields as they arrive (no parsing). */
-export function openSse(path: string, onData: (count: number, chunk: string) => void): Promise<http.ClientRequest> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port: config.port, path, localAddress: localAddress(), agent: false, headers: { accept: 'text/event-stream' } }, (res) => {
-      if (res.statusCode !== 200) {
-        reject(new Error(`HTTP ${res.statusCode} for ${path}`));
-        res.resume();
-        return;
-      }
-      res.setEncoding('latin1');
-      let tail = '';
-      res.on('data', (chunk: string) => {
-        const s = tail + chunk;
-        let n = 0;
-        let i = s.indexOf('data:');
-        while (i >= 0) {
-          n++;
-          i = s.indexOf('data:', i + 5);
-        }
-        tail = s.slice(-4);
-        if (n > 0) onData(n, chunk);
-      });
-      res.on('error', () => {});
-      resolve(req);
-    });
-    req.on('error', reject);
   });
 }
 
