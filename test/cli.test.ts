@@ -20,7 +20,7 @@ describe('cli basics', () => {
   });
 
   test('--help of every command shows examples', async () => {
-    for (const args of [[], ['serve'], ['user'], ['user', 'add'], ['user', 'list'], ['user', 'passwd'], ['client'], ['client', 'add'], ['config']]) {
+    for (const args of [[], ['serve'], ['user'], ['user', 'add'], ['user', 'list'], ['user', 'passwd'], ['client'], ['client', 'add'], ['config'], ['migrate']]) {
       const result = await runCli([...args, '--help']);
       assert.equal(result.code, 0, args.join(' '));
       assert.match(result.stdout, /Examples?:\n\s+\$ .*flashhub/, args.join(" "));

@@ -7,6 +7,7 @@ import { commit, version } from '../version.ts';
 import { clientCommand } from './client.ts';
 import { configCommand } from './config.ts';
 import { CliError } from './errors.ts';
+import { migrateCommand } from './migrate.ts';
 import { serveCommand } from './serve.ts';
 import { userCommand } from './user.ts';
 
@@ -19,6 +20,7 @@ function program(): Command {
     .addCommand(userCommand())
     .addCommand(clientCommand())
     .addCommand(configCommand())
+    .addCommand(migrateCommand())
     .addHelpText('after', `
 Examples:
   $ flashhub serve --port 8080                 # data in ./flashhub-data

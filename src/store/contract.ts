@@ -5,15 +5,16 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { StoreError, type Store, type StoredMessage } from './types.ts';
+import type { TransferableStore } from './transfer.ts';
+import { StoreError, type Notification, type Store, type StoredMessage } from './types.ts';
 
 export interface ContractSubject {
-  store: Store;
+  store: TransferableStore;
   /**
    * Opens another Store over the same data (users, history, secrets...). The contract closes
    * `store` first, so single-writer stores can take their lock again.
    */
-  reopen?(): Promise<Store>;
+  reopen?(): Promise<TransferableStore>;
   /** Closes every store opened for this subject and removes its data. */
   cleanup(): Promise<void>;
 }
@@ -30,6 +31,18 @@ const ids = (xs: { id: number | string }[]): (number | string)[] => xs.map((x) =
 const range = (a: number, b: number): number[] => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 const sorted = <T>(xs: T[]): T[] => [...xs].sort();
 const isCode = (code: string) => (e: unknown): boolean => e instanceof StoreError && e.code === code;
+
+/** Every page an export yields, and the pages' sizes. */
+async function collect<T>(pages: AsyncIterable<T[]>): Promise<{ items: T[]; sizes: number[] }> {
+  const out = { items: [] as T[], sizes: [] as number[] };
+  for await (const page of pages) {
+    out.items.push(...page);
+    out.sizes.push(page.length);
+  }
+  return out;
+}
+const all = async <T>(pages: AsyncIterable<T[]>): Promise<T[]> => (await collect(pages)).items;
+const byId = <T extends { id: number | string }>(xs: T[]): T[] => [...xs].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 
 /** n messages `m1`..`mn`, appended concurrently in batches (seqs follow call order). */
 async function fill(store: Store, room: string, n: number, from = 1): Promise<void> {
@@ -52,7 +65,7 @@ export function storeContract(name: string, open: Open, options: ContractOptions
         }
       });
     };
-    const reopen = async (s: ContractSubject): Promise<Store> => {
+    const reopen = async (s: ContractSubject): Promise<TransferableStore> => {
       if (!s.reopen) throw new Error('this subject cannot reopen its data');
       await s.store.close();
       return s.reopen();
@@ -496,6 +509,180 @@ export function storeContract(name: string, open: Open, options: ContractOptions
       assert.deepEqual(await store.secret('signing', 32), secret);
       assert.equal(store.stats().messages, 21);
       assert.equal(store.stats().pendingNotifications, 2);
+    }, { reopen: true });
+
+    // ---- transfer (flashhub migrate)
+
+    it('export: every record, every room with history (internal ones too), pending notifications, secrets, counters', async ({ store }) => {
+      const { meta, messages, notifications } = store;
+      const a = await meta.createUser({ username: 'Ann', name: 'A', passwordHash: 'h', admin: true });
+      const b = await meta.createUser({ username: 'bob', name: 'B', admin: false });
+      await meta.deleteUser((await meta.createUser({ username: 'gone', name: 'G' })).id);
+      await meta.putClient({ clientId: 'svc', secretHash: 's', createdAt: 7 });
+      const g = await meta.createGroup('g', [b.id, a.id]);
+      await meta.putRoom({ id: '0', kind: 'public', name: 'General', members: [a.id, b.id], createdAt: 3 });
+      await meta.putRoom({ id: 'dm:1:2', kind: 'dm', members: [a.id, b.id], createdAt: 4 });
+      await meta.putRoom({ id: 'quiet', kind: 'private', members: [], createdAt: 5 });
+      await fill(store, '0', 1200, a.id);
+      await messages.append('0', { from: b.id, data: { x: [1] }, cid: 'c1' });
+      await messages.delete('0', 1201);
+      await messages.delete('0', 7);
+      await messages.append('dm-cursors:1', { from: a.id, data: { '1:2': 4 } });
+      await messages.append('emptied', { from: a.id, text: 'x' });
+      await messages.trim('emptied', 0);
+      const ns = await notifications.enqueue([a.id, b.id, a.id], { hi: 1 });
+      await notifications.ack(a.id, [ns[0]!.id]);
+      const secret = await store.secret('signing', 32);
+
+      const exp = store.export;
+      assert.deepEqual(await exp.inventory(), { users: 2, clients: 1, groups: 1, rooms: 3, histories: 3, messages: 1200, notifications: 2, secrets: 1 });
+      assert.deepEqual(await all(exp.users()), [a, b]);
+      assert.deepEqual(await all(exp.clients()), [{ clientId: 'svc', secretHash: 's', createdAt: 7 }]);
+      assert.deepEqual(await all(exp.groups()), [g]);
+      assert.deepEqual(
+        JSON.parse(JSON.stringify(byId(await all(exp.rooms())))),
+        [
+          { id: '0', kind: 'public', name: 'General', members: [a.id, b.id], createdAt: 3 },
+          { id: 'dm:1:2', kind: 'dm', members: [a.id, b.id], createdAt: 4 },
+          { id: 'quiet', kind: 'private', members: [], createdAt: 5 },
+        ],
+        'rooms without members too',
+      );
+      const histories = (await all(exp.histories())).sort((x, y) => (x.room < y.room ? -1 : 1));
+      assert.deepEqual(histories, [
+        { room: '0', lastSeq: 1201, messages: 1199 },
+        { room: 'dm-cursors:1', lastSeq: 1, messages: 1 },
+        { room: 'emptied', lastSeq: 1, messages: 0 },
+      ]);
+      const history = await collect(exp.messages('0'));
+      assert.deepEqual(history.sizes, [500, 500, 199], 'pages of at most 500');
+      assert.deepEqual(seqs(history.items), [...range(1, 6), ...range(8, 1200)]);
+      assert.deepEqual(history.items.slice(0, 6), await messages.page('0', { afterSeq: 0, limit: 6 }));
+      assert.deepEqual(await all(exp.messages('emptied')), []);
+      assert.deepEqual((await all(exp.notifications())).sort((x, y) => x.id - y.id), [ns[1], ns[2]]);
+      assert.deepEqual(await all(exp.secrets()), [{ name: 'signing', value: secret }]);
+      assert.deepEqual(await exp.counters(), { nextUserId: 4, nextNotificationId: 4 });
+    });
+
+    it('export: notifications of many users come in pages of at most 1000', async ({ store }) => {
+      const users = range(1, 30);
+      for (let i = 0; i < 40; i++) await store.notifications.enqueue(users, i);
+      const got = await collect(store.export.notifications());
+      assert.deepEqual(got.sizes, [1000, 200]);
+      assert.equal(new Set(got.items.map((n) => n.id)).size, 1200);
+    });
+
+    it('import: keeps ids, createdAt, seqs, timestamps and cids; new ids and seqs continue above them', async ({ store }) => {
+      const { meta, messages, notifications } = store;
+      const imp = store.import;
+      const eve = { id: 5, username: 'Eve', name: 'E', passwordHash: 'h', admin: false, createdAt: 111 };
+      const nine = { id: 9, username: 'nine', name: 'N', createdAt: 222 };
+      await imp.users([eve, nine]);
+      assert.deepEqual(await meta.getUser(5), eve);
+      assert.deepEqual(await meta.getUserByName('EVE'), eve);
+      assert.deepEqual(await meta.listUsers(), { items: [eve, nine], total: 2 });
+      await imp.clients([{ clientId: 'svc', secretHash: 's', createdAt: 5 }]);
+      assert.deepEqual(await meta.getClient('svc'), { clientId: 'svc', secretHash: 's', createdAt: 5 });
+      await imp.groups([{ id: 'g', members: [9, 5], createdAt: 333 }]);
+      assert.deepEqual(await meta.getGroup('g'), { id: 'g', members: [9, 5], createdAt: 333 });
+      await imp.rooms([{ id: 'r', kind: 'private', members: [9, 5], createdAt: 444 }]);
+      assert.deepEqual(await meta.listUserRooms(5), [{ id: 'r', kind: 'private', members: [9, 5], createdAt: 444 }]);
+
+      const old: StoredMessage[] = [
+        { room: 'r', seq: 3, ts: 1000, from: 5, text: 'old', cid: 'k' },
+        { room: 'r', seq: 7, ts: 2000, from: 9, data: { a: [1, 'x'] } },
+      ];
+      await imp.messages('r', old);
+      await imp.messages('r', [{ room: 'r', seq: 8, ts: 3000, from: 5, text: 'later' }]);
+      await imp.roomSeq('r', 10);
+      await imp.roomSeq('r', 4);
+      await imp.roomSeq('cursor-only', 6);
+      assert.deepEqual(await messages.page('r', { afterSeq: 0 }), [...old, { room: 'r', seq: 8, ts: 3000, from: 5, text: 'later' }]);
+      assert.deepEqual(await messages.get('r', 7), old[1]);
+      assert.equal(await messages.count('r'), 3);
+      assert.equal(await messages.latestSeq('r'), 10, 'roomSeq raises, never lowers');
+      assert.deepEqual(await messages.append('r', { from: 5, text: 'retry', cid: 'k' }), old[0], 'imported cids are known');
+      assert.equal((await messages.append('r', { from: 5, text: 'new' })).seq, 11);
+      assert.equal((await messages.append('cursor-only', { from: 5, text: 'new' })).seq, 7);
+
+      const pending: Notification[] = [
+        { id: 40, user: 5, ts: 10, payload: { p: 1 } },
+        { id: 41, user: 9, ts: 11, payload: 'x' },
+        { id: 42, user: 5, ts: 12, payload: undefined },
+      ];
+      await imp.notifications(pending);
+      assert.deepEqual(await notifications.pending(5), [pending[0], pending[2]]);
+      assert.equal(await notifications.ack(9, [41]), 1);
+      const value = new Uint8Array(32).fill(7);
+      await imp.secrets([{ name: 'signing', value }]);
+      await imp.secrets([{ name: 'signing', value }]);
+      assert.deepEqual(await store.secret('signing', 32), value);
+
+      await imp.counters({ nextUserId: 12, nextNotificationId: 50 });
+      await imp.counters({ nextUserId: 2, nextNotificationId: 2 });
+      assert.deepEqual(await store.export.counters(), { nextUserId: 12, nextNotificationId: 50 }, 'counters rise, never fall');
+      assert.equal((await meta.createUser({ username: 'new', name: 'N' })).id, 12);
+      assert.equal((await notifications.enqueue([5], 'n'))[0]!.id, 50);
+      assert.equal(store.stats().messages, 5);
+    });
+
+    it('import: refuses what exists (EEXIST) and seqs that do not ascend (EINVAL), and writes nothing then', async ({ store }) => {
+      const { meta, messages, notifications } = store;
+      const imp = store.import;
+      await meta.createUser({ username: 'ann', name: 'A' });
+      await assert.rejects(imp.users([{ id: 1, username: 'other', name: 'O', createdAt: 1 }]), isCode('EEXIST'), 'id taken');
+      await assert.rejects(imp.users([{ id: 2, username: 'ANN', name: 'O', createdAt: 1 }]), isCode('EEXIST'), 'name taken');
+      assert.deepEqual(ids((await meta.listUsers()).items), [1]);
+      await meta.createGroup('g', [1]);
+      await assert.rejects(imp.groups([{ id: 'g', members: [2], createdAt: 1 }]), isCode('EEXIST'));
+      assert.deepEqual((await meta.getGroup('g'))?.members, [1]);
+      await meta.putClient({ clientId: 'svc', secretHash: 's', createdAt: 1 });
+      await assert.rejects(imp.clients([{ clientId: 'svc', secretHash: 'other', createdAt: 2 }]), isCode('EEXIST'));
+      assert.equal((await meta.getClient('svc'))?.secretHash, 's');
+
+      await messages.append('r', { from: 1, text: 'x' });
+      await assert.rejects(imp.messages('r', [{ room: 'r', seq: 1, ts: 1, from: 1, text: 'clash' }]), isCode('EINVAL'));
+      await assert.rejects(
+        imp.messages('r', [
+          { room: 'r', seq: 3, ts: 1, from: 1 },
+          { room: 'r', seq: 2, ts: 1, from: 1 },
+        ]),
+        isCode('EINVAL'),
+      );
+      assert.deepEqual(seqs(await messages.page('r')), [1]);
+      assert.equal(await messages.latestSeq('r'), 1);
+
+      const [n] = await notifications.enqueue([1], 'p');
+      await assert.rejects(imp.notifications([{ id: n!.id, user: 1, ts: 1, payload: 'clash' }]), isCode('EEXIST'));
+      assert.deepEqual(await notifications.pending(1), [n]);
+      const secret = await store.secret('signing', 32);
+      await assert.rejects(imp.secrets([{ name: 'signing', value: new Uint8Array(32) }]), isCode('EEXIST'));
+      assert.deepEqual(await store.secret('signing', 32), secret);
+    });
+
+    it('import: everything imported survives a reopen, the raised counters and seqs too', async (subject) => {
+      let store = subject.store;
+      await store.import.users([{ id: 3, username: 'c', name: 'C', createdAt: 1 }]);
+      await store.import.groups([{ id: 'g', members: [3], createdAt: 2 }]);
+      await store.import.messages('r', [{ room: 'r', seq: 2, ts: 5, from: 3, text: 't', cid: 'k' }]);
+      await store.import.roomSeq('r', 9);
+      await store.import.roomSeq('internal', 4);
+      await store.import.notifications([{ id: 8, user: 3, ts: 6, payload: [1] }]);
+      await store.import.secrets([{ name: 'signing', value: new Uint8Array(32).fill(1) }]);
+      await store.import.counters({ nextUserId: 20, nextNotificationId: 30 });
+
+      store = await reopen(subject);
+      assert.deepEqual(await store.meta.getUserByName('C'), { id: 3, username: 'c', name: 'C', createdAt: 1 });
+      assert.deepEqual(await store.meta.getGroup('g'), { id: 'g', members: [3], createdAt: 2 });
+      assert.deepEqual(await store.messages.page('r'), [{ room: 'r', seq: 2, ts: 5, from: 3, text: 't', cid: 'k' }]);
+      assert.deepEqual(await store.notifications.pending(3), [{ id: 8, user: 3, ts: 6, payload: [1] }]);
+      assert.deepEqual(await store.secret('signing', 32), new Uint8Array(32).fill(1));
+      assert.deepEqual(await store.export.inventory(), { users: 1, clients: 0, groups: 1, rooms: 0, histories: 2, messages: 1, notifications: 1, secrets: 1 });
+      assert.equal((await store.messages.append('r', { from: 3, text: 'again', cid: 'k' })).seq, 2, 'the cid is remembered');
+      assert.equal((await store.messages.append('r', { from: 3 })).seq, 10);
+      assert.equal((await store.messages.append('internal', { from: 3 })).seq, 5);
+      assert.equal((await store.meta.createUser({ username: 'd', name: 'D' })).id, 20);
+      assert.equal((await store.notifications.enqueue([3], 'x'))[0]!.id, 30);
     }, { reopen: true });
 
     it('close: idempotent; afterwards every call rejects with ECLOSED', async ({ store }) => {

@@ -4,16 +4,15 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { storeContract } from '../contract.ts';
-import type { Store } from '../types.ts';
 import { FileStore } from './file-store.ts';
 
 storeContract(
   'file',
   async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'flashhub-contract-'));
-    const opened: Store[] = [await FileStore.open({ dir })];
+    const opened: FileStore[] = [await FileStore.open({ dir })];
     return {
-      store: opened[0] as Store,
+      store: opened[0] as FileStore,
       async reopen() {
         const store = await FileStore.open({ dir });
         opened.push(store);

@@ -11,13 +11,15 @@
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { StoreError, type Store, type StoreStats } from '../types.ts';
+import type { StoreExport, StoreImport, TransferableStore } from '../transfer.ts';
+import { StoreError, type StoreStats } from '../types.ts';
 import { ensureDir, errnoCode, noReport, removeTmpFiles, type Reporter, type StoreEvent, type SyncMode } from './fsutil.ts';
 import { DirLock } from './lock.ts';
 import { FileMessageStore } from './message-store.ts';
 import { FileMetaStore } from './meta-store.ts';
 import { FileNotificationStore } from './notification-store.ts';
 import { readOrCreateSecret } from './secret-file.ts';
+import { FileStoreExport, FileStoreImport } from './transfer.ts';
 
 export type { StoreEvent, SyncMode };
 
@@ -36,12 +38,15 @@ export interface FileStoreOptions {
   };
 }
 
-export class FileStore implements Store {
+export class FileStore implements TransferableStore {
   readonly kind = 'file' as const;
   readonly dir: string;
   readonly meta: FileMetaStore;
   readonly messages: FileMessageStore;
   readonly notifications: FileNotificationStore;
+  /** flashhub migrate: everything read out, and records from another store written in. */
+  readonly export: StoreExport;
+  readonly import: StoreImport;
   #lock: DirLock;
   #sync: SyncMode;
   #closing: Promise<void> | undefined;
@@ -58,6 +63,9 @@ export class FileStore implements Store {
     this.meta = parts.meta;
     this.messages = parts.messages;
     this.notifications = parts.notifications;
+    const transfer = { ...parts, secretsDir: path.join(dir, 'secrets'), sync };
+    this.export = new FileStoreExport(transfer);
+    this.import = new FileStoreImport(transfer);
   }
 
   /** Takes the directory lock, then recovers metadata, messages and notifications. */

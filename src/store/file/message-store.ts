@@ -79,6 +79,14 @@ function toMessage(r: MsgRecord): StoredMessage {
   return m;
 }
 
+function serialise(rec: MsgRecord): string {
+  try {
+    return JSON.stringify(rec);
+  } catch (err) {
+    throw new StoreError('EINVAL', `message cannot be serialised: ${(err as Error).message}`);
+  }
+}
+
 function isRecord(v: unknown): v is Record_ {
   return typeof v === 'object' && v !== null && typeof (v as { t?: unknown }).t === 'string' && typeof (v as { room?: unknown }).room === 'string';
 }
@@ -510,6 +518,57 @@ export class FileMessageStore implements MessageStore {
     const floor = room.floorAfterDropping(room.live - keepLast);
     return this.#log.append(JSON.stringify({ t: 'trim', room: roomId, floor }), (seg, off, len) =>
       this.#applyTrim(roomId, floor, seg, off, len, this.#builderFor(seg)),
+    );
+  }
+
+  // ---- transfer (flashhub migrate)
+
+  /** Every room that has handed out a seq (internal rooms too): its last seq and live messages. */
+  histories(): { room: string; lastSeq: number; messages: number }[] {
+    this.#live();
+    const out: { room: string; lastSeq: number; messages: number }[] = [];
+    for (const r of this.#rooms.values()) if (r.lastSeq > 0 || r.live > 0) out.push({ room: r.id, lastSeq: r.lastSeq, messages: r.live });
+    return out.sort((a, b) => (a.room < b.room ? -1 : a.room > b.room ? 1 : 0));
+  }
+
+  /**
+   * Stores messages made elsewhere with their own seq, ts and cid, in one group commit. Seqs must
+   * ascend and lie above every seq the room has handed out ('EINVAL', nothing written, otherwise):
+   * the index relies on a room's seqs growing along the log.
+   */
+  async importMessages(roomId: string, msgs: StoredMessage[]): Promise<void> {
+    this.#live();
+    const room = this.#room(roomId);
+    let next = room.nextSeq;
+    const records = msgs.map((m) => {
+      if (!Number.isSafeInteger(m.seq) || m.seq < next) throw new StoreError('EINVAL', `room ${roomId}: seq ${m.seq} is not above ${next - 1}`);
+      next = m.seq + 1;
+      const rec: MsgRecord = { t: 'm', room: roomId, seq: m.seq, ts: m.ts, from: m.from };
+      if (m.cid !== undefined) rec.cid = m.cid;
+      if (m.text !== undefined) rec.text = m.text;
+      if (m.data !== undefined) rec.data = m.data;
+      return { rec, json: serialise(rec) };
+    });
+    // Taken now, like append's seqs, so an append racing with the import cannot reuse one.
+    room.nextSeq = next;
+    await Promise.all(
+      records.map(({ rec, json }) =>
+        this.#log.append(json, (seg, off, len) => this.#applyMessage(roomId, rec.seq, seg, off, len, rec.ts, rec.cid, json, this.#builderFor(seg))),
+      ),
+    );
+  }
+
+  /**
+   * Makes the room hand out seqs above lastSeq from now on: a high-water record, the same one
+   * retention writes, so it holds across restarts even though no message carries that seq.
+   */
+  async raiseSeq(roomId: string, lastSeq: number): Promise<void> {
+    this.#live();
+    const room = this.#room(roomId);
+    if (lastSeq < room.nextSeq) return;
+    room.nextSeq = lastSeq + 1;
+    await this.#log.append(JSON.stringify({ t: 'hw', room: roomId, seq: lastSeq }), (seg, off, len) =>
+      this.#applyHighWater(roomId, lastSeq, seg, off, len, this.#builderFor(seg)),
     );
   }
 

@@ -48,6 +48,13 @@ const usernameKey = (username: string): string => username.toLowerCase();
 function copyUser(u: UserRecord): UserRecord {
   return { ...u };
 }
+/** Only the fields a UserRecord has, none of them present-but-undefined. */
+function userRecord(u: UserRecord): UserRecord {
+  const rec: UserRecord = { id: u.id, username: u.username, name: u.name, createdAt: u.createdAt };
+  if (u.passwordHash !== undefined) rec.passwordHash = u.passwordHash;
+  if (u.admin !== undefined) rec.admin = u.admin;
+  return rec;
+}
 function copyGroup(g: GroupRecord): GroupRecord {
   return { ...g, members: [...g.members] };
 }
@@ -310,14 +317,18 @@ export class FileMetaStore implements MetaStore {
 
   putRoom(room: RoomRecord): Promise<void> {
     return this.#mutate((d) => {
-      const old = Object.hasOwn(d.rooms, room.id) ? d.rooms[room.id] : undefined;
-      if (old) for (const m of old.members) this.#userRooms.get(m)?.delete(room.id);
-      const r = copyRoom(room);
-      r.members = [...new Set(r.members)];
-      setOwn(d.rooms, room.id, r);
-      for (const m of r.members) this.#joinIndex(m, r.id);
+      this.#replaceRoom(d, room);
       return { result: undefined, changed: true };
     });
+  }
+
+  #replaceRoom(d: MetaDoc, room: RoomRecord): void {
+    const old = Object.hasOwn(d.rooms, room.id) ? d.rooms[room.id] : undefined;
+    if (old) for (const m of old.members) this.#userRooms.get(m)?.delete(room.id);
+    const r = copyRoom(room);
+    r.members = [...new Set(r.members)];
+    setOwn(d.rooms, room.id, r);
+    for (const m of r.members) this.#joinIndex(m, r.id);
   }
 
   async getRoom(id: string): Promise<RoomRecord | undefined> {
@@ -348,6 +359,77 @@ export class FileMetaStore implements MetaStore {
     });
   }
 
+  // ---- transfer (flashhub migrate): records exactly as given, ids and createdAt included
+
+  /** The id the next new user gets. */
+  get nextUserId(): UserId {
+    return this.#db.data.nextUserId;
+  }
+
+  /** Every room record by id (the MetaStore interface only finds rooms by member). */
+  async listRooms(): Promise<RoomRecord[]> {
+    this.#live();
+    return Object.values(this.#db.data.rooms)
+      .sort((a, b) => compare(a.id, b.id))
+      .map(copyRoom);
+  }
+
+  /** Adds users with their ids; 'EEXIST' (and nothing written) if an id or username is taken. */
+  importUsers(users: UserRecord[]): Promise<void> {
+    return this.#mutate((d) => {
+      const names = new Set<string>();
+      for (const u of users) {
+        const key = usernameKey(u.username);
+        if (!Number.isSafeInteger(u.id) || u.id < 1) throw new StoreError('EINVAL', `bad user id ${u.id}`);
+        if (Object.hasOwn(d.users, u.id) || this.#byName.has(key) || names.has(key)) {
+          throw new StoreError('EEXIST', `user ${u.id} "${u.username}" exists`);
+        }
+        names.add(key);
+      }
+      for (const u of users) {
+        d.users[u.id] = userRecord(u);
+        this.#byName.set(usernameKey(u.username), u.id);
+        if (u.id >= d.nextUserId) d.nextUserId = u.id + 1;
+      }
+      return { result: undefined, changed: users.length > 0 };
+    });
+  }
+
+  /** Adds API clients; 'EEXIST' (and nothing written) if an id is taken. One write for all of them. */
+  importClients(clients: ClientRecord[]): Promise<void> {
+    return this.#mutate((d) => {
+      refuseTaken(d.clients, clients.map((c) => c.clientId), 'client');
+      for (const c of clients) setOwn(d.clients, c.clientId, { clientId: c.clientId, secretHash: c.secretHash, createdAt: c.createdAt });
+      return { result: undefined, changed: clients.length > 0 };
+    });
+  }
+
+  /** Adds groups with their createdAt and members in order; 'EEXIST' (and nothing written) on a taken id. */
+  importGroups(groups: GroupRecord[]): Promise<void> {
+    return this.#mutate((d) => {
+      refuseTaken(d.groups, groups.map((g) => g.id), 'group');
+      for (const g of groups) setOwn(d.groups, g.id, { id: g.id, members: [...new Set(g.members)], createdAt: g.createdAt });
+      return { result: undefined, changed: groups.length > 0 };
+    });
+  }
+
+  /** putRoom for many rooms in one write. */
+  importRooms(rooms: RoomRecord[]): Promise<void> {
+    return this.#mutate((d) => {
+      for (const room of rooms) this.#replaceRoom(d, room);
+      return { result: undefined, changed: rooms.length > 0 };
+    });
+  }
+
+  /** Makes new users get ids from `next` on, unless they already would. */
+  raiseNextUserId(next: UserId): Promise<void> {
+    return this.#mutate((d) => {
+      if (next <= d.nextUserId) return { result: undefined, changed: false };
+      d.nextUserId = next;
+      return { result: undefined, changed: true };
+    });
+  }
+
   // ---- lifecycle
 
   counts(): { users: number; clients: number; groups: number; rooms: number } {
@@ -372,6 +454,15 @@ function removeFrom(list: UserId[], user: UserId): boolean {
   if (i < 0) return false;
   list.splice(i, 1);
   return true;
+}
+
+/** Checks a whole batch before any of it is written, so a refused import changes nothing. */
+function refuseTaken(record: Record<string, unknown>, ids: string[], what: string): void {
+  const seen = new Set<string>();
+  for (const id of ids) {
+    if (Object.hasOwn(record, id) || seen.has(id)) throw new StoreError('EEXIST', `${what} "${id}" exists`);
+    seen.add(id);
+  }
 }
 
 function compare(a: string, b: string): number {

@@ -233,6 +233,59 @@ export class FileNotificationStore implements NotificationStore {
     });
   }
 
+  // ---- transfer (flashhub migrate)
+
+  /** The id the next notification gets. */
+  get nextId(): number {
+    return this.#nextId;
+  }
+
+  /** Users with something pending, ascending. */
+  usersWithPending(): UserId[] {
+    this.#live();
+    return [...this.#users.keys()].sort((a, b) => a - b);
+  }
+
+  /**
+   * Stores notifications made elsewhere with their own ids and ts, in one group commit. One that
+   * is pending already (same user and id) is 'EEXIST', and then nothing is written.
+   */
+  async importNotifications(notifications: Notification[]): Promise<void> {
+    this.#live();
+    const seen = new Set<string>();
+    const records = notifications.map((n) => {
+      const key = `${n.user}:${n.id}`;
+      if (!Number.isSafeInteger(n.id) || n.id < 1) throw new StoreError('EINVAL', `bad notification id ${n.id}`);
+      if (seen.has(key) || this.#users.get(n.user)?.items.has(n.id)) throw new StoreError('EEXIST', `notification ${n.id} of user ${n.user} exists`);
+      seen.add(key);
+      try {
+        return { n, json: JSON.stringify({ t: 'n+', id: n.id, user: n.user, ts: n.ts, payload: n.payload }) };
+      } catch (err) {
+        throw new StoreError('EINVAL', `notification payload cannot be serialised: ${(err as Error).message}`);
+      }
+    });
+    // Taken now, like enqueue's ids, so an enqueue racing with the import cannot reuse one.
+    for (const { n } of records) if (n.id >= this.#nextId) this.#nextId = n.id + 1;
+    await Promise.all(
+      records.map(({ n, json }) =>
+        this.#log.append(json, () => {
+          this.#records++;
+          this.#applyAdd(n.user, n.id, json);
+        }),
+      ),
+    );
+  }
+
+  /** Makes new notifications get ids from `next` on, durably (the record a snapshot starts with). */
+  async raiseNextId(next: number): Promise<void> {
+    this.#live();
+    if (next <= this.#nextId) return;
+    this.#nextId = next;
+    await this.#log.append(JSON.stringify({ t: 'nid', next }), () => {
+      this.#records++;
+    });
+  }
+
   // ---- snapshot compaction
 
   #maybeSnapshot(): void {

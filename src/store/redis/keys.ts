@@ -28,6 +28,16 @@ export function tagSafe(id: string): string {
   return id.replace(/[%{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
+/** Undoes tagSafe. */
+export function untagSafe(escaped: string): string {
+  return escaped.replace(/%([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+/** A literal for a SCAN MATCH pattern: glob characters in a prefix must match only themselves. */
+export function globEscape(literal: string): string {
+  return literal.replace(/[*?[\]\\]/g, '\\$&');
+}
+
 export interface RoomKeys {
   /** INCR counter: the last seq handed out (survives delete and trim). */
   seq: string;
@@ -61,9 +71,32 @@ export class Keys {
     return { seq: `${base}seq`, msgs: `${base}msgs`, cids: `${base}cids` };
   }
 
+  /** SCAN pattern of every room's seq key: each room that ever had a message (roomOfSeqKey reverses it). */
+  get historySeqPattern(): string {
+    return `${globEscape(this.prefix)}{room:*}:seq`;
+  }
+
+  roomOfSeqKey(key: string): string {
+    return untagSafe(key.slice(`${this.prefix}{room:`.length, -'}:seq'.length));
+  }
+
   /** sorted set of one user's pending notifications: member = JSON, score = id */
   notifications(user: number): string {
     return `${this.prefix}{notif}:user:${user}`;
+  }
+
+  /** SCAN pattern of every user's notification queue (userOfQueue reverses notifications()). */
+  get notificationQueuePattern(): string {
+    return `${globEscape(this.prefix)}{notif}:user:*`;
+  }
+
+  userOfQueue(key: string): number {
+    return Number(key.slice(`${this.prefix}{notif}:user:`.length));
+  }
+
+  /** SCAN pattern of the {meta} keys that start with `kind` (e.g. `room:`, `secret:`). */
+  metaPattern(kind: string): string {
+    return `${globEscape(this.metaPrefix)}${kind}*`;
   }
 
   meta(suffix: string): string {

@@ -11,7 +11,8 @@
 
 import { StoreError, type MessageStore, type NewMessage, type PageOptions, type StoredMessage } from '../types.ts';
 import type { RedisConnection } from './connection.ts';
-import { APPEND } from './scripts.ts';
+import { scanKeys } from './scan.ts';
+import { APPEND, IMPORT_MESSAGES, RAISE_COUNTER } from './scripts.ts';
 import type { StatsCache } from './stats.ts';
 
 /** Same window as the file store: a retry is recognised among the room's last 1,024 cids. */
@@ -36,6 +37,19 @@ function toMessage(room: string, json: string): StoredMessage {
   if (b.data !== undefined) m.data = b.data;
   if (b.cid !== undefined) m.cid = b.cid;
   return m;
+}
+
+/** The msgs member of a message: seq first, then the fields in the order APPEND writes them. */
+function memberOf(m: StoredMessage): string {
+  const body: Body = { seq: m.seq, ts: m.ts, from: m.from };
+  if (m.cid !== undefined) body.cid = m.cid;
+  if (m.text !== undefined) body.text = m.text;
+  if (m.data !== undefined) body.data = m.data;
+  try {
+    return JSON.stringify(body);
+  } catch (err) {
+    throw new StoreError('EINVAL', `message cannot be serialised: ${(err as Error).message}`);
+  }
 }
 
 function pageLimit(limit: number | undefined): number {
@@ -101,12 +115,12 @@ export class RedisMessageStore implements MessageStore {
 
   async latestSeq(room: string): Promise<number> {
     this.#c.live();
-    return Number((await this.#c.client.get(this.#c.keys.history(room).seq)) ?? 0);
+    return Number((await this.#c.call('GET', this.#c.keys.history(room).seq)) ?? 0);
   }
 
   async count(room: string): Promise<number> {
     this.#c.live();
-    return this.#c.client.zcard(this.#c.keys.history(room).msgs);
+    return Number(await this.#c.call('ZCARD', this.#c.keys.history(room).msgs));
   }
 
   async delete(room: string, seq: number): Promise<boolean> {
@@ -115,6 +129,44 @@ export class RedisMessageStore implements MessageStore {
     const n = Number(await this.#c.call('ZREMRANGEBYSCORE', this.#c.keys.history(room).msgs, seq, seq));
     this.#stats.messagesChanged(-n);
     return n > 0;
+  }
+
+  // ---- transfer (flashhub migrate)
+
+  /** Every room that has handed out a seq (internal rooms too), a page per SCAN step. */
+  async *histories(): AsyncIterable<{ room: string; lastSeq: number; messages: number }[]> {
+    const k = this.#c.keys;
+    for await (const keys of scanKeys(this.#c, k.historySeqPattern)) {
+      const rooms = keys.map((key) => k.roomOfSeqKey(key));
+      const [seqs, counts] = await Promise.all([Promise.all(rooms.map((r) => this.latestSeq(r))), Promise.all(rooms.map((r) => this.count(r)))]);
+      yield rooms.map((room, i) => ({ room, lastSeq: seqs[i] as number, messages: counts[i] as number }));
+    }
+  }
+
+  /**
+   * Stores messages made elsewhere with their own seq, ts and cid, in one script. Seqs must ascend
+   * and lie above the room's counter ('EINVAL', nothing written, otherwise), as appends' do.
+   */
+  async importMessages(room: string, msgs: StoredMessage[]): Promise<void> {
+    this.#c.live();
+    if (msgs.length === 0) return;
+    const args: string[] = [String(CID_WINDOW)];
+    let previous = 0;
+    for (const m of msgs) {
+      if (!Number.isSafeInteger(m.seq) || m.seq <= previous) throw new StoreError('EINVAL', `room ${room}: seqs must ascend (${m.seq} after ${previous})`);
+      previous = m.seq;
+      args.push(String(m.seq), memberOf(m), m.cid === undefined ? '' : `=${m.cid}`);
+    }
+    const k = this.#c.keys.history(room);
+    const stored = Number(await this.#c.script(IMPORT_MESSAGES, [k.seq, k.msgs, k.cids], args));
+    if (stored < 0) throw new StoreError('EINVAL', `room ${room}: seq ${msgs[0]?.seq} is not above the seqs it has handed out`);
+    this.#stats.messagesChanged(stored);
+  }
+
+  /** Makes the room hand out seqs above lastSeq from now on. */
+  async raiseSeq(room: string, lastSeq: number): Promise<void> {
+    this.#c.live();
+    await this.#c.script(RAISE_COUNTER, [this.#c.keys.history(room).seq], [String(lastSeq)]);
   }
 
   async trim(room: string, keepLast: number): Promise<number> {

@@ -31,15 +31,18 @@ import {
   CREATE_USER,
   DELETE_GROUP,
   DELETE_USER,
+  IMPORT_USER,
   LIST_GROUPS,
   LIST_USERS,
   PUT_ROOM,
+  RAISE_COUNTER,
   REMOVE_MEMBER,
   UPDATE_USER,
   USER_BY_NAME,
   USER_ROOMS,
   type ScriptDef,
 } from './scripts.ts';
+import { scanKeys } from './scan.ts';
 
 const usernameKey = (username: string): string => username.toLowerCase();
 
@@ -63,6 +66,14 @@ function decodeUser(reply: unknown): UserRecord | undefined {
   if (f.passwordHash !== undefined) u.passwordHash = JSON.parse(f.passwordHash) as string;
   if (f.admin !== undefined) u.admin = JSON.parse(f.admin) as boolean;
   return u;
+}
+
+/** The JSON-encoded fields of a user hash (the script adds id, usernameKey and createdAt). */
+function userFields(user: NewUser): string[] {
+  const fields: string[] = ['username', JSON.stringify(user.username), 'name', JSON.stringify(user.name)];
+  if (user.passwordHash !== undefined) fields.push('passwordHash', JSON.stringify(user.passwordHash));
+  if (user.admin !== undefined) fields.push('admin', JSON.stringify(user.admin));
+  return fields;
 }
 
 const members = (reply: unknown): UserId[] => (reply as string[]).map(Number);
@@ -118,10 +129,7 @@ export class RedisMetaStore implements MetaStore {
 
   async createUser(user: NewUser): Promise<UserRecord> {
     const createdAt = Date.now();
-    const fields: string[] = ['username', JSON.stringify(user.username), 'name', JSON.stringify(user.name)];
-    if (user.passwordHash !== undefined) fields.push('passwordHash', JSON.stringify(user.passwordHash));
-    if (user.admin !== undefined) fields.push('admin', JSON.stringify(user.admin));
-    const id = Number(await this.#meta(CREATE_USER, usernameKey(user.username), String(createdAt), ...fields));
+    const id = Number(await this.#meta(CREATE_USER, usernameKey(user.username), String(createdAt), ...userFields(user)));
     if (id === 0) throw new StoreError('EEXIST', `username "${user.username}" is taken`);
     const rec: UserRecord = { id, username: user.username, name: user.name, createdAt };
     if (user.passwordHash !== undefined) rec.passwordHash = user.passwordHash;
@@ -131,7 +139,7 @@ export class RedisMetaStore implements MetaStore {
 
   async getUser(id: UserId): Promise<UserRecord | undefined> {
     this.#c.live();
-    return decodeUser(await this.#c.client.hgetall(this.#c.keys.user(id)));
+    return decodeUser(await this.#c.call('HGETALL', this.#c.keys.user(id)));
   }
 
   async getUserByName(username: string): Promise<UserRecord | undefined> {
@@ -161,34 +169,38 @@ export class RedisMetaStore implements MetaStore {
   async putClient(client: ClientRecord): Promise<void> {
     this.#c.live();
     const rec: ClientRecord = { clientId: client.clientId, secretHash: client.secretHash, createdAt: client.createdAt };
-    const added = await this.#c.client.hsetnx(this.#c.keys.clients(), client.clientId, JSON.stringify(rec));
+    const added = Number(await this.#c.call('HSETNX', this.#c.keys.clients(), client.clientId, JSON.stringify(rec)));
     if (added === 0) throw new StoreError('EEXIST', `client "${client.clientId}" exists`);
   }
 
   async getClient(clientId: string): Promise<ClientRecord | undefined> {
     this.#c.live();
-    const json = await this.#c.client.hget(this.#c.keys.clients(), clientId);
+    const json = (await this.#c.call('HGET', this.#c.keys.clients(), clientId)) as string | null;
     return json === null ? undefined : (JSON.parse(json) as ClientRecord);
   }
 
   async listClients(): Promise<ClientRecord[]> {
     this.#c.live();
-    const all = (await this.#c.client.hvals(this.#c.keys.clients())).map((j) => JSON.parse(j) as ClientRecord);
+    const all = ((await this.#c.call('HVALS', this.#c.keys.clients())) as string[]).map((j) => JSON.parse(j) as ClientRecord);
     return all.sort((a, b) => compare(a.clientId, b.clientId));
   }
 
   async deleteClient(clientId: string): Promise<boolean> {
     this.#c.live();
-    return (await this.#c.client.hdel(this.#c.keys.clients(), clientId)) === 1;
+    return Number(await this.#c.call('HDEL', this.#c.keys.clients(), clientId)) === 1;
   }
 
   // ---- groups
 
   async createGroup(id: string, memberIds: UserId[] = []): Promise<GroupRecord> {
     const g: GroupRecord = { id, members: [...new Set(memberIds)], createdAt: Date.now() };
-    const created = await this.#meta(CREATE_GROUP, id, JSON.stringify({ id, createdAt: g.createdAt }), ...unique(memberIds));
-    if (created === 0) throw new StoreError('EEXIST', `group "${id}" exists`);
+    await this.#createGroup(g);
     return g;
+  }
+
+  async #createGroup(g: GroupRecord): Promise<void> {
+    const created = await this.#meta(CREATE_GROUP, g.id, JSON.stringify({ id: g.id, createdAt: g.createdAt }), ...unique(g.members));
+    if (created === 0) throw new StoreError('EEXIST', `group "${g.id}" exists`);
   }
 
   async getGroup(id: string): Promise<GroupRecord | undefined> {
@@ -241,5 +253,40 @@ export class RedisMetaStore implements MetaStore {
 
   async addRoomMember(id: string, user: UserId): Promise<boolean> {
     return (await this.#meta(ADD_MEMBER, 'room', id, String(user))) === 1;
+  }
+
+  // ---- transfer (flashhub migrate): records exactly as given, ids and createdAt included
+
+  /** The id the next new user gets. */
+  async nextUserId(): Promise<UserId> {
+    this.#c.live();
+    return Number((await this.#c.call('GET', this.#c.keys.meta('user-next'))) ?? 0) + 1;
+  }
+
+  /** Every room record, a page per SCAN step (the MetaStore interface only finds rooms by member). */
+  async *listRooms(): AsyncIterable<RoomRecord[]> {
+    const start = this.#c.keys.room('').length;
+    for await (const keys of scanKeys(this.#c, this.#c.keys.metaPattern('room:'))) {
+      const rooms = await Promise.all(keys.map((key) => this.getRoom(key.slice(start))));
+      yield rooms.filter((r): r is RoomRecord => r !== undefined);
+    }
+  }
+
+  /** Adds a user with its id and createdAt; 'EEXIST' if the id or the username is taken. */
+  async importUser(u: UserRecord): Promise<void> {
+    if (!Number.isSafeInteger(u.id) || u.id < 1) throw new StoreError('EINVAL', `bad user id ${u.id}`);
+    const added = await this.#meta(IMPORT_USER, String(u.id), usernameKey(u.username), String(u.createdAt), ...userFields(u));
+    if (added === 0) throw new StoreError('EEXIST', `user ${u.id} "${u.username}" exists`);
+  }
+
+  /** Adds a group with its createdAt and members in order; 'EEXIST' if the id is taken. */
+  importGroup(g: GroupRecord): Promise<void> {
+    return this.#createGroup(g);
+  }
+
+  /** Makes new users get ids from `next` on, unless they already would. */
+  async raiseNextUserId(next: UserId): Promise<void> {
+    this.#c.live();
+    await this.#c.script(RAISE_COUNTER, [this.#c.keys.meta('user-next')], [String(next - 1)]);
   }
 }

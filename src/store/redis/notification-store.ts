@@ -11,7 +11,8 @@
 
 import { StoreError, type Notification, type NotificationStore, type UserId } from '../types.ts';
 import type { RedisConnection } from './connection.ts';
-import { ACK, CLEAR, ENQUEUE } from './scripts.ts';
+import { scanKeys } from './scan.ts';
+import { ACK, CLEAR, ENQUEUE, IMPORT_NOTIFICATIONS, RAISE_COUNTER } from './scripts.ts';
 import type { StatsCache } from './stats.ts';
 
 const DEFAULT_LIMIT = 100;
@@ -88,5 +89,53 @@ export class RedisNotificationStore implements NotificationStore {
     const [n, pending] = (await this.#c.script(CLEAR, [this.#c.keys.notifications(user), this.#c.keys.notifPending], [])) as [number, number];
     this.#stats.pendingIs(pending);
     return n;
+  }
+
+  // ---- transfer (flashhub migrate)
+
+  /** The id the next notification gets. */
+  async nextId(): Promise<number> {
+    this.#c.live();
+    return Number((await this.#c.call('GET', this.#c.keys.notifNext)) ?? 0) + 1;
+  }
+
+  /** Users with something pending, a page per SCAN step. */
+  async *usersWithPending(): AsyncIterable<UserId[]> {
+    const k = this.#c.keys;
+    for await (const keys of scanKeys(this.#c, k.notificationQueuePattern)) yield keys.map((key) => k.userOfQueue(key));
+  }
+
+  /**
+   * Stores notifications made elsewhere with their own ids and ts. One that is pending already
+   * (same user and id) is 'EEXIST'; each script call of up to ENQUEUE_CHUNK is all or nothing.
+   */
+  async importNotifications(notifications: Notification[]): Promise<void> {
+    this.#c.live();
+    const seen = new Set<string>();
+    const records = notifications.map((n) => {
+      const key = `${n.user}:${n.id}`;
+      if (!Number.isSafeInteger(n.id) || n.id < 1) throw new StoreError('EINVAL', `bad notification id ${n.id}`);
+      if (seen.has(key)) throw new StoreError('EEXIST', `notification ${n.id} of user ${n.user} is given twice`);
+      seen.add(key);
+      try {
+        return { n, json: JSON.stringify({ id: n.id, user: n.user, ts: n.ts, payload: n.payload }) };
+      } catch (err) {
+        throw new StoreError('EINVAL', `notification payload cannot be serialised: ${(err as Error).message}`);
+      }
+    });
+    const k = this.#c.keys;
+    for (let i = 0; i < records.length; i += ENQUEUE_CHUNK) {
+      const chunk = records.slice(i, i + ENQUEUE_CHUNK);
+      const keys = [k.notifNext, k.notifPending, ...chunk.map(({ n }) => k.notifications(n.user))];
+      const [stored, pending] = (await this.#c.script(IMPORT_NOTIFICATIONS, keys, chunk.flatMap(({ n, json }) => [String(n.id), json]))) as [number, number];
+      if (stored < 0) throw new StoreError('EEXIST', `notification ${pending} is pending already`);
+      this.#stats.pendingIs(pending);
+    }
+  }
+
+  /** Makes new notifications get ids from `next` on, unless they already would. */
+  async raiseNextId(next: number): Promise<void> {
+    this.#c.live();
+    await this.#c.script(RAISE_COUNTER, [this.#c.keys.notifNext], [String(next - 1)]);
   }
 }

@@ -4,7 +4,6 @@
 import { after } from 'node:test';
 import { startRedis } from '../../../test/support/redis.ts';
 import { storeContract } from '../contract.ts';
-import type { Store } from '../types.ts';
 import { RedisStore } from './redis-store.ts';
 
 const redis = await startRedis();
@@ -13,9 +12,9 @@ let subjects = 0;
 
 storeContract('redis', async () => {
   const keyPrefix = `contract-${++subjects}:`;
-  const opened: Store[] = [await RedisStore.open({ url: redis.url, keyPrefix })];
+  const opened: RedisStore[] = [await RedisStore.open({ url: redis.url, keyPrefix })];
   return {
-    store: opened[0] as Store,
+    store: opened[0] as RedisStore,
     async reopen() {
       const store = await RedisStore.open({ url: redis.url, keyPrefix });
       opened.push(store);

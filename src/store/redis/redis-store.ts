@@ -9,7 +9,8 @@
 // While Redis is unreachable every call rejects at once (see connection.ts); the connection
 // keeps retrying in the background and calls succeed again once it is back.
 
-import type { Store, StoreStats } from '../types.ts';
+import type { StoreExport, StoreImport, TransferableStore } from '../transfer.ts';
+import type { StoreStats } from '../types.ts';
 import { RedisConnection, type Reporter } from './connection.ts';
 import { DEFAULT_PREFIX, Keys } from './keys.ts';
 import { RedisMessageStore } from './message-store.ts';
@@ -17,6 +18,7 @@ import { RedisMetaStore } from './meta-store.ts';
 import { RedisNotificationStore } from './notification-store.ts';
 import { readOrCreateSecret } from './secret.ts';
 import { StatsCache } from './stats.ts';
+import { RedisStoreExport, RedisStoreImport } from './transfer.ts';
 
 export interface RedisStoreOptions {
   /** redis://[user:password@]host:port[/db] or rediss:// for TLS. */
@@ -30,11 +32,14 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
 }
 
-export class RedisStore implements Store {
+export class RedisStore implements TransferableStore {
   readonly kind = 'redis' as const;
   readonly meta: RedisMetaStore;
   readonly messages: RedisMessageStore;
   readonly notifications: RedisNotificationStore;
+  /** flashhub migrate: everything read out, and records from another store written in. */
+  readonly export: StoreExport;
+  readonly import: StoreImport;
   readonly keyPrefix: string;
   #conn: RedisConnection;
   #stats: StatsCache;
@@ -47,6 +52,9 @@ export class RedisStore implements Store {
     this.meta = new RedisMetaStore(conn);
     this.messages = new RedisMessageStore(conn, stats);
     this.notifications = new RedisNotificationStore(conn, stats);
+    const transfer = { conn, meta: this.meta, messages: this.messages, notifications: this.notifications };
+    this.export = new RedisStoreExport(transfer);
+    this.import = new RedisStoreImport(transfer);
   }
 
   /** Connects, checks the server version and reads the stats counters; rejects if Redis is not there. */

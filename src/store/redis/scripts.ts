@@ -37,6 +37,37 @@ end
 return seq`,
 };
 
+/**
+ * Migration: messages made elsewhere, with their own seqs. ARGV = [cidWindow, seq, json, cid, ...]
+ * with seqs ascending, each json as APPEND stores it, each cid `=<cid>` or '' for none.
+ * Returns how many were stored, or -1 (nothing stored) if the first seq is not above the counter.
+ */
+export const IMPORT_MESSAGES: ScriptDef = {
+  name: 'fhImportMessages',
+  lua: `
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[2]) <= last then return -1 end
+for i = 2, #ARGV, 3 do
+  redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i + 1])
+  if ARGV[i + 2] ~= '' then redis.call('ZADD', KEYS[3], ARGV[i], string.sub(ARGV[i + 2], 2)) end
+  last = ARGV[i]
+end
+local window = tonumber(ARGV[1])
+if redis.call('ZCARD', KEYS[3]) > window then redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -window - 1) end
+redis.call('SET', KEYS[1], last)
+return (#ARGV - 1) / 3`,
+};
+
+/** KEYS = [counter]; ARGV = [value]. Raises an INCR counter to value, never lowers it. Returns it. */
+export const RAISE_COUNTER: ScriptDef = {
+  name: 'fhRaiseCounter',
+  lua: `
+local now = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now >= tonumber(ARGV[1]) then return now end
+redis.call('SET', KEYS[1], ARGV[1])
+return tonumber(ARGV[1])`,
+};
+
 // ---- notifications: all keys carry {notif}, since ids come from one counter
 
 /**
@@ -56,6 +87,29 @@ for i = 1, n do
   redis.call('ZADD', KEYS[i + 2], id, '{"id":' .. id .. ',"user":' .. ARGV[i + 1] .. ARGV[1])
 end
 return {first, redis.call('INCRBY', KEYS[2], n)}`,
+};
+
+/**
+ * Migration: notifications made elsewhere, with their own ids. KEYS = [next, pending, queue of the
+ * user of notification 1, ..., of notification n]; ARGV = [id 1, json 1, ..., id n, json n], each
+ * json as ENQUEUE stores it. Raises next to the highest id. Returns [stored, pending total], or
+ * [-1, id] (nothing stored) if that id is pending already in its user's queue.
+ */
+export const IMPORT_NOTIFICATIONS: ScriptDef = {
+  name: 'fhImportNotifications',
+  lua: `
+local n = #KEYS - 2
+for i = 1, n do
+  local id = ARGV[2 * i - 1]
+  if #redis.call('ZRANGE', KEYS[i + 2], id, id, 'BYSCORE') > 0 then return {-1, tonumber(id)} end
+end
+local top = tonumber(redis.call('GET', KEYS[1]) or '0')
+for i = 1, n do
+  redis.call('ZADD', KEYS[i + 2], ARGV[2 * i - 1], ARGV[2 * i])
+  if tonumber(ARGV[2 * i - 1]) > top then top = tonumber(ARGV[2 * i - 1]) end
+end
+redis.call('SET', KEYS[1], string.format('%d', top))
+return {n, redis.call('INCRBY', KEYS[2], n)}`,
 };
 
 /** KEYS = [queue, pending]; ARGV = ids. Returns [acknowledged, pending total]. */
@@ -120,6 +174,22 @@ redis.call('SET', M .. 'user-next', id)
 redis.call('ZADD', M .. 'users', id, id)
 redis.call('HSET', M .. 'user:' .. id, 'id', id, 'usernameKey', ARGV[2], 'createdAt', ARGV[3], unpack(ARGV, 4))
 return tonumber(id)`,
+};
+
+/**
+ * Migration: a user made elsewhere, with its own id. ARGV = [M, id, lowerCasedName, createdAt,
+ * field, json, ...]. Raises user-next to the id. Returns 1, or 0 if the id or the name is taken.
+ */
+export const IMPORT_USER: ScriptDef = {
+  name: 'fhImportUser',
+  lua: `
+local M, id = ARGV[1], ARGV[2]
+if redis.call('EXISTS', M .. 'user:' .. id) == 1 then return 0 end
+if not redis.call('SET', M .. 'username:' .. ARGV[3], id, 'NX') then return 0 end
+if (tonumber(redis.call('GET', M .. 'user-next')) or 0) < tonumber(id) then redis.call('SET', M .. 'user-next', id) end
+redis.call('ZADD', M .. 'users', id, id)
+redis.call('HSET', M .. 'user:' .. id, 'id', id, 'usernameKey', ARGV[3], 'createdAt', ARGV[4], unpack(ARGV, 5))
+return 1`,
 };
 
 /** ARGV = [M, lowerCasedName]. Returns the user's HGETALL, or nil. */
@@ -284,4 +354,8 @@ export const ALL_SCRIPTS: readonly ScriptDef[] = [
   ADD_MEMBER,
   REMOVE_MEMBER,
   USER_ROOMS,
+  IMPORT_USER,
+  IMPORT_MESSAGES,
+  IMPORT_NOTIFICATIONS,
+  RAISE_COUNTER,
 ];
