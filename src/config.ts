@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { parse as parseToml } from 'smol-toml';
-import type { LogFormat, LogLevel } from './log.ts';
+import { redactUrl, type LogFormat, type LogLevel } from './log.ts';
 
 export interface ListenAddress {
   host: string; // '' means every interface
@@ -43,12 +43,15 @@ export interface Config {
   shutdownTimeout: number;
   sync: 'fdatasync' | 'fsync' | 'none';
   retentionDays: number;
+  redisUrl: string;
+  redisPrefix: string;
+  nodeTimeout: number;
 }
 
 export type ConfigKey = keyof Config;
 export type Sources = Record<ConfigKey, string>;
 
-type Kind = 'port' | 'int' | 'bool' | 'string' | 'url' | 'secret' | 'list' | 'listen' | 'choice';
+type Kind = 'port' | 'int' | 'bool' | 'string' | 'url' | 'redisUrl' | 'secret' | 'list' | 'listen' | 'choice';
 
 interface Alias {
   name: string;
@@ -127,6 +130,9 @@ export const options: readonly OptionSpec[] = [
   { key: 'shutdownTimeout', kind: 'int', default: 10, min: 1, max: 600, describe: 'seconds a graceful shutdown may take' },
   { key: 'sync', kind: 'choice', default: 'fdatasync', choices: ['fdatasync', 'fsync', 'none'], describe: 'how the store makes writes durable (none: page cache only, unsafe)' },
   { key: 'retentionDays', kind: 'int', default: 0, min: 0, max: 36500, describe: 'drop message history older than this many days (0: keep all)' },
+  { key: 'redisUrl', kind: 'redisUrl', default: '', describe: 'run as one node of a cluster over this Redis (redis://[user:password@]host:port[/db]): shared store, bus and presence (empty: embedded file store)' },
+  { key: 'redisPrefix', kind: 'string', default: 'fh:', describe: 'prefix of every Redis key, so several clusters can share one Redis' },
+  { key: 'nodeTimeout', kind: 'int', default: 10, min: 2, max: 600, describe: "cluster: seconds without a node's heartbeat before its users count as offline" },
 ];
 
 /** snake_case, as written in config files (`user_token_ttl`). */
@@ -239,6 +245,8 @@ function coerce(spec: OptionSpec, raw: unknown): unknown {
       return toText(raw);
     case 'url':
       return toUrl(toText(raw));
+    case 'redisUrl':
+      return toRedisUrl(toText(raw));
     case 'secret':
       return toSecret(spec, toText(raw));
     case 'list':
@@ -283,6 +291,18 @@ function toUrl(value: string): string {
     throw new Error(`'${value}' is not a URL`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`'${value}' is not an http(s) URL`);
+  return value;
+}
+
+function toRedisUrl(value: string): string {
+  if (value === '') return value;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:')) throw new Error(`'${redactUrl(value)}' is not a redis:// or rediss:// URL`);
   return value;
 }
 
@@ -352,7 +372,14 @@ export function insecureSwitches(config: Config): string[] {
 export function describeConfig(loaded: LoadedConfig): { key: string; value: unknown; source: string; describe: string }[] {
   return options.map((spec) => {
     const value = loaded.config[spec.key];
-    const shown = spec.kind === 'secret' && value !== '' ? '[redacted]' : spec.kind === 'listen' ? formatListen(value as ListenAddress[]) : value;
+    const shown =
+      spec.kind === 'secret' && value !== ''
+        ? '[redacted]'
+        : spec.kind === 'redisUrl'
+          ? redactUrl(value as string)
+          : spec.kind === 'listen'
+            ? formatListen(value as ListenAddress[])
+            : value;
     return { key: fileKey(spec.key), value: shown, source: loaded.sources[spec.key], describe: spec.describe };
   });
 }

@@ -47,6 +47,11 @@ export function createLogger(options: LoggerOptions = {}, bound: LogFields = {})
   };
 }
 
+/** A URL (e.g. redis://user:password@host) may carry a password. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
 function redact(fields: LogFields): LogFields {
   const out: LogFields = {};
   for (const [name, value] of Object.entries(fields)) {

@@ -1,13 +1,11 @@
 // Hub notify (seed 000) over real sockets: client tokens, users, groups, notify, the EventSource
 // stream with replay, acknowledge and Last-Event-ID, token kinds, and bad input.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import net from 'node:net';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { EventSource } from 'eventsource';
 import { Tokens } from '../src/core/tokens.ts';
-import { runCli, startFlashhub, tempDir, waitForLog, type RunningFlashhub } from './support/flashhub.ts';
+import { runCli, signingKey, startFlashhub, tempDir, waitForLog, type RunningFlashhub } from './support/flashhub.ts';
 import { openSse, type SseStream } from './support/sse.ts';
 
 const clientSecret = 'backend-secret-0123456789';
@@ -113,7 +111,7 @@ describe('notify', () => {
     });
 
     test('a user token (as dm or presence issue them) or a stream token never opens the server API', async () => {
-      const secret = await readFile(path.join(dir.path, 'secrets', 'signing.key'));
+      const secret = await signingKey(dir.path);
       const userToken = await new Tokens(secret, { client: 300, user: 300, stream: 300 }).issue('user', '1', 'alice');
       const streamToken = await root.streamToken('alice');
       for (const token of [userToken, streamToken]) {

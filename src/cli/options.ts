@@ -4,11 +4,12 @@ import type { Command } from 'commander';
 import { loadConfig, type ConfigKey, type LoadedConfig } from '../config.ts';
 
 /** Commander's attribute name → configuration key, where they differ. */
-const renamed: Record<string, ConfigKey> = { origin: 'origins' };
+const renamed: Record<string, ConfigKey> = { origin: 'origins', redis: 'redisUrl' };
 
 export function withStoreOptions(command: Command): Command {
   return command
     .option('--data <dir>', 'data directory (default ./flashhub-data, or FLASHHUB_DATA)')
+    .option('--redis <url>', 'use the cluster store in this Redis instead of the data directory (or FLASHHUB_REDIS_URL)')
     .option('--config <file>', 'TOML config file (or FLASHHUB_CONFIG)');
 }
 

@@ -23,7 +23,8 @@ Every setting can also come from FLASHHUB_* variables, a .env file or --config F
 Examples:
   $ flashhub serve --port 8080
   $ flashhub serve --data /var/lib/flashhub --listen :4500,:4501
-  $ flashhub serve --demo                      # try the seeds' examples on a throw-away directory`)
+  $ flashhub serve --demo                      # try the seeds' examples on a throw-away directory
+  $ flashhub serve --redis redis://10.0.0.5:6379/0   # one node of a cluster (docs/scaling.md)`)
     .action(async (_opts: unknown, command: Command) => {
       const { config } = configFrom(command);
       const log = createLogger({ level: config.logLevel, format: config.logFormat });
@@ -37,6 +38,8 @@ Examples:
         commit,
         pid: process.pid,
         data: config.data,
+        store: server.core.store.kind,
+        node: server.core.cluster.nodeId,
         listening: server.listeners.map(({ address }) => `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`),
       });
     });

@@ -1,8 +1,20 @@
-// Publish/subscribe between hubs and nodes. In-process here; the Redis bus (scale-out) implements
-// the same interface. Payloads are shared between subscribers, so they must be treated as read-only.
+// Publish/subscribe between hubs and nodes. In-process here; the Redis bus (cluster/redis-bus.ts)
+// implements the same interface across nodes. Payloads are shared between subscribers, so they
+// must be treated as read-only.
+//
+// Every message is numbered per channel (seq, from 1) within an epoch, and every subscriber of a
+// channel, on every node, sees the same numbers in the same order. A chat stream resumed on
+// another node relies on that. A new epoch means the numbering started over.
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.ts';
 
-export type BusHandler = (payload: unknown, channel: string) => void;
+export interface BusMessage {
+  channel: string;
+  epoch: string;
+  seq: number;
+}
+
+export type BusHandler = (payload: unknown, message: BusMessage) => void;
 
 export interface Bus {
   publish(channel: string, payload: unknown): void;
@@ -13,30 +25,16 @@ export interface Bus {
   close(): Promise<void>;
 }
 
-export class LocalBus implements Bus {
+/** The subscribers of each channel, and delivering to them one by one. */
+export class Subscribers {
   readonly #channels = new Map<string, Set<BusHandler>>();
-  readonly #published = new Map<string, number>();
   readonly #log: Logger;
 
   constructor(log: Logger) {
     this.#log = log;
   }
 
-  publish(channel: string, payload: unknown): void {
-    this.#published.set(channel, (this.#published.get(channel) ?? 0) + 1);
-    const handlers = this.#channels.get(channel);
-    if (!handlers) return;
-    for (const handler of handlers) {
-      // One failing subscriber must not cost the others their delivery.
-      try {
-        handler(payload, channel);
-      } catch (error) {
-        this.#log.error('bus.handler_failed', { channel, error });
-      }
-    }
-  }
-
-  subscribe(channel: string, handler: BusHandler): () => void {
+  add(channel: string, handler: BusHandler): () => void {
     let handlers = this.#channels.get(channel);
     if (!handlers) this.#channels.set(channel, (handlers = new Set()));
     handlers.add(handler);
@@ -46,11 +44,48 @@ export class LocalBus implements Bus {
     };
   }
 
+  deliver(payload: unknown, message: BusMessage): void {
+    const handlers = this.#channels.get(message.channel);
+    if (!handlers) return;
+    for (const handler of handlers) {
+      // One failing subscriber must not cost the others their delivery.
+      try {
+        handler(payload, message);
+      } catch (error) {
+        this.#log.error('bus.handler_failed', { channel: message.channel, error });
+      }
+    }
+  }
+
+  clear(): void {
+    this.#channels.clear();
+  }
+}
+
+export class LocalBus implements Bus {
+  readonly #subscribers: Subscribers;
+  readonly #seq = new Map<string, number>();
+  readonly #epoch = randomBytes(4).toString('hex');
+
+  constructor(log: Logger) {
+    this.#subscribers = new Subscribers(log);
+  }
+
+  publish(channel: string, payload: unknown): void {
+    const seq = (this.#seq.get(channel) ?? 0) + 1;
+    this.#seq.set(channel, seq);
+    this.#subscribers.deliver(payload, { channel, epoch: this.#epoch, seq });
+  }
+
+  subscribe(channel: string, handler: BusHandler): () => void {
+    return this.#subscribers.add(channel, handler);
+  }
+
   publishedCounts(): Record<string, number> {
-    return Object.fromEntries(this.#published);
+    return Object.fromEntries(this.#seq);
   }
 
   async close(): Promise<void> {
-    this.#channels.clear();
+    this.#subscribers.clear();
   }
 }

@@ -1,12 +1,14 @@
 // Everything the hubs share, built once per server from the configuration and the store.
+import { joinCluster, type Cluster } from '../cluster/cluster.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
-import type { Store } from '../store/types.ts';
-import { LocalBus, type Bus } from './bus.ts';
+import type { Store, UserId } from '../store/types.ts';
+import type { Bus } from './bus.ts';
 import { Directory } from './directory.ts';
 import { Presence } from './presence.ts';
+import type { AttemptLimiter } from './rate-limiter.ts';
 import { RecentErrors } from './recent-errors.ts';
-import { Tokens } from './tokens.ts';
+import { Tokens, type TokenClaims } from './tokens.ts';
 
 export interface Core {
   config: Config;
@@ -16,6 +18,10 @@ export interface Core {
   tokens: Tokens;
   bus: Bus;
   presence: Presence;
+  /** This node among the others (a cluster of one without redis_url). */
+  cluster: Cluster;
+  /** Failed logins per minute, per username and per address, counted across the cluster. */
+  loginAttempts(name: string): AttemptLimiter;
   recentErrors: RecentErrors;
   startedAt: number;
 }
@@ -31,7 +37,26 @@ export async function createCore(config: Config, store: Store, plainLog: Logger)
   });
   const directory = new Directory(store);
   const presence = new Presence(config.connectionsPerUser);
-  directory.onUserRemoved((user) => presence.disconnectUser(user.id));
+  const cluster = await joinCluster(config, log);
+  const bus = cluster.bus;
+  // Through the bus, so that every node closes the sessions and forgets the tokens.
+  directory.onUserRemoved((user) => bus.publish('users.removed', user.id));
+  bus.subscribe('users.removed', (userId) => presence.disconnectUser(userId as UserId));
+  tokens.onRevoke((claims) => bus.publish('tokens.revoked', claims));
+  bus.subscribe('tokens.revoked', (claims) => tokens.applyRevocation(claims as Pick<TokenClaims, 'tokenId' | 'expiresAt'>));
+  await cluster.attach(presence);
   if (config.clientId !== '') await directory.ensureClient(config.clientId, config.clientSecret);
-  return { config, log, store, directory, tokens, bus: new LocalBus(log), presence, recentErrors, startedAt: Date.now() };
+  return {
+    config,
+    log,
+    store,
+    directory,
+    tokens,
+    bus,
+    presence,
+    cluster,
+    loginAttempts: (name) => cluster.attemptLimiter(name, config.loginAttemptsPerMinute, 60_000),
+    recentErrors,
+    startedAt: Date.now(),
+  };
 }

@@ -8,7 +8,13 @@ export interface RateDecision {
   retryAfter: number;
 }
 
-export class RateLimiter {
+/** What the hubs use: this in-process limiter, or the cluster's (cluster/redis-rate-limiter.ts). */
+export interface AttemptLimiter {
+  check(...keys: string[]): RateDecision | Promise<RateDecision>;
+  fail(...keys: string[]): void | Promise<void>;
+}
+
+export class RateLimiter implements AttemptLimiter {
   readonly #limit: number;
   readonly #windowMs: number;
   readonly #now: () => number;

@@ -53,6 +53,7 @@ export class Tokens {
    * of a notify request's CPU. Claims (expiry, revocation) are still checked on every call.
    */
   readonly #verified: Record<TokenKind, Map<string, Record<string, unknown>>> = { client: new Map(), user: new Map(), stream: new Map() };
+  readonly #revokeListeners = new Set<(claims: Pick<TokenClaims, 'tokenId' | 'expiresAt'>) => void>();
 
   constructor(masterSecret: Uint8Array, lifetimes: TokenLifetimes) {
     this.#keys = {
@@ -113,6 +114,18 @@ export class Tokens {
 
   /** From now on the token fails verification everywhere, until it would have expired anyway. */
   revoke(claims: Pick<TokenClaims, 'tokenId' | 'expiresAt'>): void {
+    this.applyRevocation(claims);
+    const shared = { tokenId: claims.tokenId, expiresAt: claims.expiresAt };
+    for (const listener of this.#revokeListeners) listener(shared);
+  }
+
+  /** Tells the other nodes (core.ts sends revocations over the bus). */
+  onRevoke(listener: (claims: Pick<TokenClaims, 'tokenId' | 'expiresAt'>) => void): void {
+    this.#revokeListeners.add(listener);
+  }
+
+  /** A revocation made here or on another node. */
+  applyRevocation(claims: Pick<TokenClaims, 'tokenId' | 'expiresAt'>): void {
     const now = Date.now() / 1000;
     for (const [id, expiresAt] of this.#revoked) if (expiresAt < now) this.#revoked.delete(id);
     if (claims.tokenId !== '') this.#revoked.set(claims.tokenId, claims.expiresAt);

@@ -5,6 +5,7 @@ import { cors } from 'hono/cors';
 import type { Core } from '../core/core.ts';
 import type { Hub } from '../hubs/hub.ts';
 import { allowedOrigin } from '../transports/origin.ts';
+import { isUnavailable, unavailableMessage } from '../store/types.ts';
 import { dispatchRootConflicts } from './root-dispatch.ts';
 import { createConsole } from '../web/index.ts';
 
@@ -36,7 +37,7 @@ export function buildApp(core: Core, hubs: Hub[], readiness: Readiness): Hono {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) =>
-    readiness.ready ? c.json({ status: 'ready' }) : c.json({ status: 'not ready' }, 503),
+    readiness.ready && core.cluster.ready() ? c.json({ status: 'ready' }) : c.json({ status: 'not ready' }, 503),
   );
   // Seed 000 answers its health check at the root; browsers are sent to the web console.
   app.get('/', (c) => ((c.req.header('accept') ?? '').includes('text/html') ? c.redirect('/ui/', 302) : c.text('healthcheck!')));
@@ -50,6 +51,7 @@ export function buildApp(core: Core, hubs: Hub[], readiness: Readiness): Hono {
 
   app.notFound((c) => c.json({ error: 'Not Found' }, 404));
   app.onError((error, c) => {
+    if (isUnavailable(error)) return c.json({ error: unavailableMessage }, 503, { 'Retry-After': '1' });
     core.log.error('http.unhandled_error', { method: c.req.method, path: c.req.path, error: error.stack ?? error.message });
     return c.json({ error: 'Internal Server Error' }, 500);
   });

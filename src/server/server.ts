@@ -49,6 +49,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     await Promise.allSettled([
       ...(parts.listeners ?? []).map(({ server }) => new Promise((resolve) => server.close(resolve))),
       parts.admin?.close(),
+      parts.core?.cluster.leave(),
     ]);
     await store.close();
     throw error;
@@ -76,9 +77,10 @@ async function shutdown(parts: Parts, timeoutMs: number): Promise<void> {
     for (const { server } of listeners) server.closeAllConnections();
   }
   clearTimeout(timer);
+  // The other nodes drop this node's users now rather than when its heartbeat expires.
+  await core.cluster.leave();
   // Whatever happened above, everything acknowledged is already durable; this flushes the rest.
   await core.store.close();
-  await core.bus.close();
   core.log.info('server.stopped');
 }
 

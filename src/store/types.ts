@@ -160,7 +160,15 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export type StoreErrorCode = 'EEXIST' | 'ELOCKED' | 'ECORRUPT' | 'EPOISONED' | 'ECLOSED' | 'EINVAL';
+/** EUNAVAILABLE: the storage service (Redis) cannot be reached now; the call may succeed later. */
+export type StoreErrorCode = 'EEXIST' | 'ELOCKED' | 'ECORRUPT' | 'EPOISONED' | 'ECLOSED' | 'EINVAL' | 'EUNAVAILABLE';
+
+export const unavailableMessage = 'storage unavailable, try again shortly';
+
+/** The store is unreachable for now (Redis down): the hubs answer 503, the client may retry. */
+export function isUnavailable(error: unknown): boolean {
+  return error instanceof StoreError && error.code === 'EUNAVAILABLE';
+}
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;

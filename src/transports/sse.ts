@@ -84,8 +84,8 @@ export function sseFrame(data: string, id?: string, event?: string): string {
  * connections allowed, otherwise sends the headers (with CORS for allowed origins) and registers the
  * stream with the core presence as the user's.
  */
-export function openUserStream(core: Core, env: HttpBindings, request: { hub: string; userId: UserId; origin: string | undefined }): Session | undefined {
-  if (core.presence.sessionsOf(request.userId).size >= core.config.connectionsPerUser) return undefined;
+export async function openUserStream(core: Core, env: HttpBindings, request: { hub: string; userId: UserId; origin: string | undefined }): Promise<Session | undefined> {
+  if (!(await core.presence.hasRoomFor(request.userId))) return undefined;
   const session = openSseStream(env.incoming, env.outgoing, {
     hub: request.hub,
     maxBufferedBytes: core.config.sendQueueBytes,

@@ -1,10 +1,13 @@
 // Runs the real flashhub command for integration tests: the sources by default, or a built executable
 // when FLASHHUB_BIN names one (so the same tests check the release artifact).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RedisStore } from '../../src/store/redis/redis-store.ts';
+import { startRedis, type RedisServer } from './redis.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const command: string[] = process.env.FLASHHUB_BIN
@@ -33,9 +36,39 @@ function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-export function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
+/**
+ * FLASHHUB_TEST_STORE=redis runs the same tests on the Redis store: one real redis-server per test
+ * process, and each data directory its own key prefix, so a server and the CLI calls made beside
+ * it (both name the directory) share a store, and nothing else does.
+ */
+export const testStore: 'file' | 'redis' = process.env.FLASHHUB_TEST_STORE === 'redis' ? 'redis' : 'file';
+let sharedRedis: Promise<RedisServer> | undefined;
+
+/** The token signing key of the store in a data directory (a file there, or a key in the test Redis). */
+export async function signingKey(dataDir: string): Promise<Uint8Array> {
+  if (testStore === 'file') return readFile(path.join(dataDir, 'secrets', 'signing.key'));
+  const env = await storeEnv(['--data', dataDir], {});
+  const store = await RedisStore.open({ url: env.FLASHHUB_REDIS_URL!, keyPrefix: env.FLASHHUB_REDIS_PREFIX });
+  try {
+    return await store.secret('signing', 32);
+  } finally {
+    await store.close();
+  }
+}
+
+async function storeEnv(args: string[], options: RunOptions): Promise<NodeJS.ProcessEnv> {
+  if (testStore === 'file' || options.env?.FLASHHUB_REDIS_URL !== undefined || args.includes('--redis')) return {};
+  const redis = await (sharedRedis ??= startRedis());
+  const i = args.findIndex((arg) => arg === '--data' || arg.startsWith('--data='));
+  const data = i < 0 ? (options.env?.FLASHHUB_DATA ?? 'flashhub-data') : args[i]!.includes('=') ? args[i]!.slice(7) : args[i + 1]!;
+  const dir = path.resolve(options.cwd ?? os.tmpdir(), data);
+  return { FLASHHUB_REDIS_URL: redis.url, FLASHHUB_REDIS_PREFIX: `t${createHash('sha1').update(dir).digest('hex').slice(0, 12)}:` };
+}
+
+export async function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
   const [file, ...prefix] = command as [string, ...string[]];
-  const child = spawn(file, [...prefix, ...args], { cwd: options.cwd ?? os.tmpdir(), env: cleanEnv(options.env) });
+  const env = cleanEnv({ ...(await storeEnv(args, options)), ...options.env });
+  const child = spawn(file, [...prefix, ...args], { cwd: options.cwd ?? os.tmpdir(), env });
   child.stdin.end(options.input ?? '');
   let stdout = '';
   let stderr = '';
@@ -62,11 +95,11 @@ export interface RunningFlashhub {
 }
 
 /** Starts `flashhub serve --port 0` and resolves once it logged server.started. */
-export function startFlashhub(args: string[], options: RunOptions = {}): Promise<RunningFlashhub> {
+export async function startFlashhub(args: string[], options: RunOptions = {}): Promise<RunningFlashhub> {
   const [file, ...prefix] = command as [string, ...string[]];
   const child = spawn(file, [...prefix, 'serve', '--port', '0', '--host', '127.0.0.1', ...args], {
     cwd: options.cwd ?? os.tmpdir(),
-    env: cleanEnv({ FLASHHUB_LOG_FORMAT: 'json', ...options.env }),
+    env: cleanEnv({ FLASHHUB_LOG_FORMAT: 'json', ...(await storeEnv(args, options)), ...options.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];

@@ -21,6 +21,8 @@ export interface RedisServer {
   restart(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
   /** Stops the server for good and removes its data directory. */
   stop(): Promise<void>;
+  /** The running server's process id (for CPU accounting in benchmarks); 0 while it is down. */
+  pid(): number;
 }
 
 const binary = process.env.REDIS_SERVER ?? 'redis-server';
@@ -46,6 +48,7 @@ export async function startRedis(): Promise<RedisServer> {
     port,
     dir,
     kill,
+    pid: () => child?.pid ?? 0,
     async restart(signal = 'SIGKILL') {
       await kill(signal);
       child = await launch(dir, port);

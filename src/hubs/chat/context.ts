@@ -1,7 +1,7 @@
 // What every chat route needs.
 import type { HttpBindings } from '@hono/node-server';
 import type { Core } from '../../core/core.ts';
-import type { RateLimiter } from '../../core/rate-limiter.ts';
+import type { AttemptLimiter } from '../../core/rate-limiter.ts';
 import type { ChatEvents } from './events.ts';
 import type { LoginSessions } from './login-session.ts';
 
@@ -9,7 +9,7 @@ export interface ChatContext {
   core: Core;
   events: ChatEvents;
   sessions: LoginSessions;
-  loginAttempts: RateLimiter;
+  loginAttempts: AttemptLimiter;
 }
 
 export type ChatEnv = { Bindings: HttpBindings };

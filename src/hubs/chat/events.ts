@@ -1,8 +1,10 @@
-// The chat events every stream and socket receives: published on the bus, numbered as they arrive,
-// kept in a bounded ring so a reconnecting client can resume after the last id it saw. Each event is
-// encoded once, whatever the number of listeners. A client that asks for more than the ring holds
-// (or resumes across a restart) gets a `stream.gap` event, never a silent skip.
-import { randomBytes } from 'node:crypto';
+// The chat events every stream and socket receives: published on the bus, numbered by it (the same
+// numbers on every node of a cluster), kept in a bounded ring so a reconnecting client can resume
+// after the last id it saw, on this node or another. Each event is encoded once, whatever the number
+// of listeners. A client that asks for more than the ring holds, for events this node missed (it
+// started later, or lost the bus for a while) or across a new bus epoch gets a `stream.gap` event,
+// never a silent skip.
+import type { BusMessage } from '../../core/bus.ts';
 import type { Core } from '../../core/core.ts';
 import { SharedFrame } from '../../core/session.ts';
 import type { UserId } from '../../store/types.ts';
@@ -52,9 +54,9 @@ export class ChatEvent {
 export type ChatListener = (event: ChatEvent) => void;
 
 export class ChatEvents {
-  // A new epoch per process: ids from before a restart can't be confused with new ones.
-  readonly #epoch = randomBytes(4).toString('hex');
-  /** Circular: event seq N sits at N % ringSize. */
+  // The bus's epoch: ids from before the numbering started over can't be confused with new ones.
+  #epoch = '';
+  /** Circular: event seq N sits at N % ringSize, unless this node missed it. */
   readonly #ring: (ChatEvent | undefined)[] = new Array(ringSize);
   readonly #listeners = new Set<ChatListener>();
   readonly #core: Core;
@@ -63,7 +65,7 @@ export class ChatEvents {
 
   constructor(core: Core) {
     this.#core = core;
-    this.#unsubscribe = core.bus.subscribe(channel, (payload) => this.#receive(payload as Published));
+    this.#unsubscribe = core.bus.subscribe(channel, (payload, message) => this.#receive(payload as Published, message));
   }
 
   publish(type: ChatEventType, data: unknown, audience: Audience): void {
@@ -84,7 +86,8 @@ export class ChatEvents {
     if (this.#seq - seq > ringSize) return 'gap';
     const events: ChatEvent[] = [];
     for (let next = seq + 1; next <= this.#seq; next++) {
-      const event = this.#ring[next % ringSize]!;
+      const event = this.#ring[next % ringSize];
+      if (event?.seq !== next) return 'gap';
       if (event.visibleTo(userId)) events.push(event);
     }
     return events;
@@ -94,8 +97,13 @@ export class ChatEvents {
     this.#unsubscribe();
   }
 
-  #receive(published: Published): void {
-    const event = new ChatEvent(this.#epoch, ++this.#seq, published);
+  #receive(published: Published, message: BusMessage): void {
+    if (message.epoch !== this.#epoch) {
+      this.#epoch = message.epoch;
+      this.#ring.fill(undefined);
+    }
+    this.#seq = message.seq;
+    const event = new ChatEvent(this.#epoch, message.seq, published);
     this.#ring[event.seq % ringSize] = event;
     for (const listener of this.#listeners) listener(event);
   }

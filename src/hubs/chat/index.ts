@@ -2,10 +2,11 @@
 // "a:b", paged history, online users, and the events on an EventSource and a WebSocket.
 import { Hono } from 'hono';
 import type { Core } from '../../core/core.ts';
-import { RateLimiter } from '../../core/rate-limiter.ts';
+import { isUnavailable, unavailableMessage } from '../../store/types.ts';
 import { WebSocketEndpoint } from '../../transports/websocket.ts';
 import type { Hub } from '../hub.ts';
 import type { ChatContext, ChatEnv } from './context.ts';
+import { chatError } from './errors.ts';
 import { ChatEvents } from './events.ts';
 import { LoginSessions } from './login-session.ts';
 import { loginRoutes } from './routes/login.ts';
@@ -19,10 +20,12 @@ export function createChatHub(core: Core): Hub {
     core,
     events: new ChatEvents(core),
     sessions: new LoginSessions(core),
-    loginAttempts: new RateLimiter(core.config.loginAttemptsPerMinute, 60_000),
+    loginAttempts: core.loginAttempts('chat-login'),
   };
   // user.connected / user.disconnected follow the core presence: online on any hub, once per user.
-  const stopPresence = core.presence.onChange((userId, online) => {
+  // The chat bus reaches every node, so only the node where the change happened publishes it.
+  const stopPresence = core.presence.onChange((userId, online, cause) => {
+    if (cause !== 'local') return;
     void core.directory.getUser(userId).then((user) => {
       if (user) ctx.events.publish(online ? 'user.connected' : 'user.disconnected', { id: String(user.id), username: user.username, online }, 'all');
     });
@@ -35,6 +38,10 @@ export function createChatHub(core: Core): Hub {
     origins: core.config.origins,
   });
   const routes = new Hono<ChatEnv>();
+  routes.onError((error, c) => {
+    if (isUnavailable(error)) return chatError(c, 503, unavailableMessage);
+    throw error;
+  });
   loginRoutes(routes, ctx);
   userRoutes(routes, ctx);
   roomRoutes(routes, ctx);

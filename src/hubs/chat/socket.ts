@@ -19,7 +19,7 @@ export function chatSocketHandler(ctx: ChatContext, endpoint: WebSocketEndpoint)
     const token = upgradeSessionToken(request);
     const login = token === undefined ? undefined : await ctx.sessions.fromToken(token);
     if (!login) return refuseUpgrade(socket, 401, JSON.stringify({ message: 'Not logged in' }));
-    if (ctx.core.presence.sessionsOf(login.user.id).size >= ctx.core.config.connectionsPerUser) {
+    if (!(await ctx.core.presence.hasRoomFor(login.user.id))) {
       return refuseUpgrade(socket, 429, JSON.stringify({ message: 'Too many connections for this user' }));
     }
     endpoint.accept(request, socket, head, (ws, session) => {

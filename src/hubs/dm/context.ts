@@ -2,7 +2,7 @@
 import type { HttpBindings } from '@hono/node-server';
 import type { Core } from '../../core/core.ts';
 import type { PublicUser } from '../../core/directory.ts';
-import type { RateLimiter } from '../../core/rate-limiter.ts';
+import type { AttemptLimiter } from '../../core/rate-limiter.ts';
 import type { Conversations } from './conversation.ts';
 import type { Cursors } from './cursors.ts';
 import type { Deliveries } from './deliveries.ts';
@@ -12,7 +12,7 @@ export interface DmContext {
   conversations: Conversations;
   cursors: Cursors;
   deliveries: Deliveries;
-  loginAttempts: RateLimiter;
+  loginAttempts: AttemptLimiter;
   /** Users removed while the server runs: a socket open to one of them can no longer send. */
   removedUsers: Set<number>;
 }

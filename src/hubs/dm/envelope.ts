@@ -31,4 +31,5 @@ export const messages = {
   userExists: 'user already exists',
   wrongCredentials: 'wrong credentials',
   internal: 'internal_server_error',
+  unavailable: 'service_unavailable',
 } as const;

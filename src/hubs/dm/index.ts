@@ -6,7 +6,7 @@
 // chat; server/root-dispatch.ts picks the hub by content).
 import { Hono, type Context } from 'hono';
 import type { Core } from '../../core/core.ts';
-import { RateLimiter } from '../../core/rate-limiter.ts';
+import { isUnavailable } from '../../store/types.ts';
 import { WebSocketEndpoint } from '../../transports/websocket.ts';
 import type { Hub } from '../hub.ts';
 import type { DmContext, DmEnv } from './context.ts';
@@ -28,10 +28,11 @@ export function createDmHub(core: Core): Hub {
     conversations,
     cursors,
     deliveries: new Deliveries(core, conversations, cursors),
-    loginAttempts: new RateLimiter(core.config.loginAttemptsPerMinute, 60_000),
+    loginAttempts: core.loginAttempts('dm-login'),
     removedUsers: new Set(),
   };
-  const stopWatching = core.directory.onUserRemoved((user) => ctx.removedUsers.add(user.id));
+  // From the bus, so a removal on any node counts (core.ts publishes it).
+  const stopWatching = core.bus.subscribe('users.removed', (userId) => ctx.removedUsers.add(userId as number));
   const endpoint = new WebSocketEndpoint({
     hub: 'dm',
     frameLimit: core.config.frameLimit,
@@ -60,6 +61,7 @@ export function createDmHub(core: Core): Hub {
 function seedRoutes(ctx: DmContext): Hono<DmEnv> {
   const routes = new Hono<DmEnv>();
   routes.onError((error: Error, c: Context) => {
+    if (isUnavailable(error)) return reply(c, 503, messages.unavailable);
     ctx.core.log.error('dm.unhandled_error', { method: c.req.method, path: c.req.path, error: error.stack ?? error.message });
     return reply(c, 500, messages.internal);
   });

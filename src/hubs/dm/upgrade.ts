@@ -68,7 +68,7 @@ async function open(ctx: DmContext, endpoint: WebSocketEndpoint, prefix: string,
     if (seq === undefined) return refuse(socket, 400, 'after must be a whole number, the id of the last message seen');
     resume = { room: roomOf(identity.user.id, peer.id), after: seq };
   }
-  if (core.presence.sessionsOf(identity.user.id).size >= core.config.connectionsPerUser) {
+  if (!(await core.presence.hasRoomFor(identity.user.id))) {
     return refuse(socket, 429, closeReasons.tooManyConnections.text);
   }
   if (socket.destroyed) return;

@@ -1,13 +1,13 @@
 // What every notify route needs.
 import type { HttpBindings } from '@hono/node-server';
 import type { Core } from '../../core/core.ts';
-import type { RateLimiter } from '../../core/rate-limiter.ts';
+import type { AttemptLimiter } from '../../core/rate-limiter.ts';
 import type { Deliveries } from './deliveries.ts';
 
 export interface NotifyContext {
   core: Core;
   deliveries: Deliveries;
-  tokenAttempts: RateLimiter;
+  tokenAttempts: AttemptLimiter;
 }
 
 /** The authenticated caller of an API route: an API client, or a user through their stream token. */

@@ -2,7 +2,6 @@
 // EventSource stream and acknowledge them.
 import { Hono, type Context } from 'hono';
 import type { Core } from '../../core/core.ts';
-import { RateLimiter } from '../../core/rate-limiter.ts';
 import type { Hub } from '../hub.ts';
 import { requireCaller } from './auth.ts';
 import type { NotifyContext, NotifyEnv } from './context.ts';
@@ -19,7 +18,7 @@ export function createNotifyHub(core: Core): Hub {
   const ctx: NotifyContext = {
     core,
     deliveries: new Deliveries(core),
-    tokenAttempts: new RateLimiter(core.config.loginAttemptsPerMinute, 60_000),
+    tokenAttempts: core.loginAttempts('notify-token'),
   };
   const routes = seedRoutes(ctx);
   // Canonical: /notify/sse, /notify/api/...; and seed 000's first test route, GET /notify?user_id=.

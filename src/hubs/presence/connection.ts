@@ -17,6 +17,23 @@ export interface PresenceHubState {
   onlineList(): string;
 }
 
+/** The bus channel of sendMessageToUser between nodes. */
+export const messagesChannel = 'presence.messages';
+
+export interface UserMessage {
+  /** The node that delivered it to its own sockets already. */
+  node: string;
+  to: number;
+  frame: string;
+}
+
+/** Writes a frame to every presence socket of the user on this node; returns how many took it. */
+export function deliverToUser(core: Core, userId: number, frame: string): number {
+  let delivered = 0;
+  for (const session of core.presence.sessionsOf(userId)) if (session.hub === 'presence' && session.send(frame)) delivered++;
+  return delivered;
+}
+
 export class PresenceConnection {
   readonly #hub: PresenceHubState;
   readonly #session: Session;
@@ -61,8 +78,9 @@ export class PresenceConnection {
         if (!Number.isSafeInteger(target) || target < 1) return failureFrame(name, reqId, 'id must be a user id');
         if (args.message === undefined) return failureFrame(name, reqId, 'message is missing');
         const frame = messageFrame(this.#session.userId!, args.message);
-        let delivered = 0;
-        for (const session of core.presence.sessionsOf(target)) if (session.hub === 'presence' && session.send(frame)) delivered++;
+        // This node's sockets at once (and counted); the other nodes' through the bus.
+        const delivered = deliverToUser(core, target, frame);
+        if (core.presence.isOnline(target)) core.bus.publish(messagesChannel, { node: core.cluster.nodeId, to: target, frame } satisfies UserMessage);
         return replyFrame(name, reqId, { delivered });
       }
       case 'subscribeOnlineStatus':
@@ -91,10 +109,10 @@ export class PresenceConnection {
     if (!owner) return failureFrame(name, reqId, 'invalid token');
     if (args.userid !== undefined && Number(args.userid) !== owner.userId) return failureFrame(name, reqId, 'userid mismatch');
     if (this.#session.closed) return undefined;
-    const mine = core.presence.sessionsOf(owner.userId);
-    if (!mine.has(this.#session) && mine.size >= core.config.connectionsPerUser) {
+    if (!(await core.presence.hasRoomFor(owner.userId, this.#session))) {
       return failureFrame(name, reqId, new ConnectionLimitError(core.config.connectionsPerUser).message);
     }
+    if (this.#session.closed) return undefined;
     // The reply goes first; binding then broadcasts the online list when the user just came online.
     this.#session.send(replyFrame(name, reqId, { userid: owner.userId, user: owner.user }));
     const wasOnline = core.presence.isOnline(owner.userId);

@@ -2,12 +2,11 @@
 // and online-status subscriptions. Online means a live authenticated connection on any hub.
 import { Hono } from 'hono';
 import type { Core } from '../../core/core.ts';
-import { RateLimiter } from '../../core/rate-limiter.ts';
 import { SharedFrame, type Session } from '../../core/session.ts';
 import { WebSocketEndpoint } from '../../transports/websocket.ts';
 import type { Hub } from '../hub.ts';
 import { AccessTokens } from './access-tokens.ts';
-import { PresenceConnection, sortedOnline, type PresenceHubState } from './connection.ts';
+import { deliverToUser, messagesChannel, PresenceConnection, sortedOnline, type PresenceHubState, type UserMessage } from './connection.ts';
 import { onlineFrame, onlineStatusFrame } from './frames.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { onlineRoute } from './routes/online.ts';
@@ -36,6 +35,11 @@ export function createPresenceHub(core: Core): Hub {
     for (const session of state.subscribers) if (session.userId !== undefined) session.send(status);
   });
 
+  const stopMessages = core.bus.subscribe(messagesChannel, (payload) => {
+    const message = payload as UserMessage;
+    if (message.node !== core.cluster.nodeId) deliverToUser(core, message.to, message.frame);
+  });
+
   const handle = (request: Parameters<WebSocketEndpoint['accept']>[0], socket: Parameters<WebSocketEndpoint['accept']>[1], head: Buffer) =>
     endpoint.accept(request, socket, head, (ws, session) => {
       core.presence.attach(session);
@@ -44,7 +48,7 @@ export function createPresenceHub(core: Core): Hub {
       new PresenceConnection(state, ws, session);
     });
 
-  const loginAttempts = new RateLimiter(core.config.loginAttemptsPerMinute, 60_000);
+  const loginAttempts = core.loginAttempts('presence-login');
   const app = new Hono();
   identityRoutes(app, core, loginAttempts);
   onlineRoute(app, core);
@@ -61,6 +65,7 @@ export function createPresenceHub(core: Core): Hub {
     ],
     close: async () => {
       stopListening();
+      stopMessages();
       endpoint.close();
     },
   };

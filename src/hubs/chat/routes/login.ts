@@ -22,14 +22,14 @@ export function loginRoutes(app: Hono<ChatEnv>, ctx: ChatContext): void {
     }
     if (password !== undefined && typeof password !== 'string') return chatError(c, 400, 'Invalid password');
     const keys = [`user:${(username as string).toLowerCase()}`, `address:${getConnInfo(c).remote.address ?? ''}`];
-    const decision = ctx.loginAttempts.check(...keys);
+    const decision = await ctx.loginAttempts.check(...keys);
     if (!decision.ok) {
       c.header('Retry-After', String(decision.retryAfter));
       return chatError(c, 429, 'Too many login attempts, try again later');
     }
     const user = await authenticate(ctx, username as string, password);
     if (!user) {
-      ctx.loginAttempts.fail(...keys);
+      await ctx.loginAttempts.fail(...keys);
       return chatError(c, 401, invalidCredentials);
     }
     await ctx.sessions.start(c, user);

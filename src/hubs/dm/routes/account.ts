@@ -42,14 +42,14 @@ export function accountRoutes(app: Hono<DmEnv>, ctx: DmContext): void {
     if (!body.ok) return body.response;
     const { username, password } = body.fields;
     const keys = [`user:${username.toLowerCase()}`, `address:${getConnInfo(c).remote.address ?? ''}`];
-    const decision = ctx.loginAttempts.check(...keys);
+    const decision = await ctx.loginAttempts.check(...keys);
     if (!decision.ok) {
       c.header('Retry-After', String(decision.retryAfter));
       return reply(c, 429, 'too many login attempts, try again later');
     }
     const user = await core.directory.authenticate(username, password);
     if (!user) {
-      ctx.loginAttempts.fail(...keys);
+      await ctx.loginAttempts.fail(...keys);
       const known = (await core.directory.findUser(username)) !== undefined;
       core.log.info('dm.login_failed', { username, known });
       return reply(c, 400, known ? messages.wrongCredentials : messages.userNotFound);

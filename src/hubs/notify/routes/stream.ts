@@ -21,7 +21,7 @@ export function streamRoutes(app: Hono<NotifyEnv>, ctx: NotifyContext): void {
   app.get('/sse', async (c) => {
     const identity = await identify(c, ctx);
     if (identity instanceof Response) return identity;
-    const session = openUserStream(core, c.env, { hub: 'notify', userId: identity.userId, origin: c.req.header('origin') });
+    const session = await openUserStream(core, c.env, { hub: 'notify', userId: identity.userId, origin: c.req.header('origin') });
     if (!session) return notifyError(c, 429, 'Too many connections for this user');
     core.log.info('notify.stream_opened', { userId: identity.userId, remote: session.remoteAddress });
     session.onClose((reason) => core.log.info('notify.stream_closed', { userId: identity.userId, reason: reason.text }));

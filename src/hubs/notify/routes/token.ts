@@ -16,13 +16,13 @@ export function tokenRoutes(app: Hono<NotifyEnv>, ctx: NotifyContext): void {
     if (Object.keys(detail).length) return validationError(c, detail);
 
     const keys = [`client:${clientId}`, `address:${getConnInfo(c).remote.address ?? ''}`];
-    const decision = ctx.tokenAttempts.check(...keys);
+    const decision = await ctx.tokenAttempts.check(...keys);
     if (!decision.ok) {
       c.header('Retry-After', String(decision.retryAfter));
       return notifyError(c, 429, 'Too many attempts, try again later');
     }
     if (!(await ctx.core.directory.authenticateClient(clientId as string, secret as string))) {
-      ctx.tokenAttempts.fail(...keys);
+      await ctx.tokenAttempts.fail(...keys);
       ctx.core.log.info('notify.client_auth_failed', { clientId });
       return notifyError(c, 400, 'Invalid client credentials');
     }

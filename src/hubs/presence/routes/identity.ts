@@ -4,7 +4,7 @@
 import type { Hono } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Core } from '../../../core/core.ts';
-import type { RateLimiter } from '../../../core/rate-limiter.ts';
+import type { AttemptLimiter } from '../../../core/rate-limiter.ts';
 import { tokenUser } from '../../../core/token-user.ts';
 import { bearerToken } from '../../../transports/bearer.ts';
 import { readJsonBody } from '../../../transports/json-body.ts';
@@ -12,7 +12,7 @@ import { vvUser } from '../vv-user.ts';
 
 const badCredentials = 'The user credentials were incorrect.';
 
-export function identityRoutes(app: Hono, core: Core, loginAttempts: RateLimiter): void {
+export function identityRoutes(app: Hono, core: Core, loginAttempts: AttemptLimiter): void {
   app.post('/oauth/token', async (c) => {
     const body = await readJsonBody(c, core.config.bodyLimit);
     if (!body.ok) return c.json({ error: 'invalid_request', error_description: body.message, message: body.message }, body.status);
@@ -26,14 +26,14 @@ export function identityRoutes(app: Hono, core: Core, loginAttempts: RateLimiter
       return c.json({ error: 'invalid_request', error_description: message, message }, 400);
     }
     const keys = [`user:${username.toLowerCase()}`, `address:${getConnInfo(c).remote.address ?? ''}`];
-    const decision = loginAttempts.check(...keys);
+    const decision = await loginAttempts.check(...keys);
     if (!decision.ok) {
       c.header('Retry-After', String(decision.retryAfter));
       return c.json({ error: 'too_many_attempts', message: 'Too many login attempts, try again later.' }, 429);
     }
     const user = await core.directory.authenticate(username, password);
     if (!user) {
-      loginAttempts.fail(...keys);
+      await loginAttempts.fail(...keys);
       return c.json({ error: 'invalid_grant', error_description: badCredentials, message: badCredentials }, 400);
     }
     const accessToken = await core.tokens.issue('user', String(user.id), user.username, { email: user.username });
