@@ -78,8 +78,8 @@ export interface Pinned {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Runs `command` pinned to `core` (taskset execs, so the pid is the command's). */
-export function spawnPinned(core: number, command: string[], env: NodeJS.ProcessEnv = {}, cwd = root): Pinned {
+/** Runs `command` pinned to `core`, or to a list like "0-1" (taskset execs, so the pid is the command's). */
+export function spawnPinned(core: number | string, command: string[], env: NodeJS.ProcessEnv = {}, cwd = root): Pinned {
   const merged: NodeJS.ProcessEnv = { ...process.env, ...env };
   for (const k of Object.keys(merged)) if (merged[k] === undefined) delete merged[k];
   const child = spawn('taskset', ['-c', String(core), ...command], { cwd, env: merged, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -34,8 +34,8 @@ export function counterBinary(): string {
 }
 
 /** Opens `connections` through the counter; resolves once every one is usable or has failed. */
-export function openCounter(connections: CounterConnection[], onCount: (count: number) => void = () => {}): Promise<Counter> {
-  const child = spawn(counterBinary(), [String(config.port)], { stdio: ['pipe', 'pipe', 'inherit'] });
+export function openCounter(connections: CounterConnection[], onCount: (count: number) => void = () => {}, port: number = config.port): Promise<Counter> {
+  const child = spawn(counterBinary(), [String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
   for (const c of connections) child.stdin.write(`${c.kind} ${c.path}${'hello' in c && c.hello ? ` ${c.hello}` : ''}\n`);
   child.stdin.write('go\n');
   const counter = { count: 0, opened: 0, failed: 0, openSeconds: 0, close: () => child.stdin.end() };

@@ -7,9 +7,11 @@
 //   flashhub notify-sse  : notify /sse?token= streams of one group's members; publish = POST /api/message/notify {groups}
 //   ws-bare / sse-bare / sio : subscribers, publish = POST /publish with a payload of the same size
 // The subscribers live in counter.c (receiving in Node made the load generator the bottleneck).
+// With `ports` (the nodes of a cluster, bench/cluster.ts) the subscribers are spread over every
+// node, one counter each; setting up and publishing go to the first.
 import { CLIENT_ID, CLIENT_SECRET } from '../servers/start.ts';
 import { config, clientToken, finish, mark, openWs, pool, postJson, registerUsers, until, type BenchUser } from './clients.ts';
-import { openCounter, type CounterConnection } from './counter.ts';
+import { openCounter, type Counter, type CounterConnection } from './counter.ts';
 
 const N: number = config.subscribers;
 const seconds: number = config.seconds ?? 3;
@@ -102,9 +104,16 @@ if (config.system === 'flashhub') {
   };
 }
 
-const counter = await openCounter(subscribers, got);
-conns.push(counter);
-if (counter.failed > 0) throw new Error(`${counter.failed} of ${N} subscribers failed to connect`);
+const ports: number[] = config.ports ?? [config.port];
+const counters: Counter[] = [];
+const total = () => counters.reduce((sum, c) => sum + c.count, 0);
+for (const [i, port] of ports.entries()) {
+  const mine = subscribers.filter((_, j) => j % ports.length === i);
+  counters.push(await openCounter(mine, () => got(total()), port));
+}
+conns.push(...counters);
+const failed = counters.reduce((sum, c) => sum + c.failed, 0);
+if (failed > 0) throw new Error(`${failed} of ${N} subscribers failed to connect`);
 
 // let set-up traffic (online lists, user.connected, pings) settle, then count from zero
 await new Promise((r) => setTimeout(r, 300));
@@ -114,7 +123,7 @@ await until(() => {
   last = delivered;
   return quiet;
 }, 10_000, 200);
-baseline = counter.count;
+baseline = total();
 delivered = 0;
 
 await mark('start');

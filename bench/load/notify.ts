@@ -41,20 +41,31 @@ async function runWrk(duration: number): Promise<{ requests: number; errors: num
     script,
     `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\n${Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`).join('\n')}\n`,
   );
-  const out = await new Promise<string>((resolve) => {
-    const child = spawn('wrk', ['-t1', `-c${CONNS}`, `-d${duration}s`, '-s', script, `http://127.0.0.1:${config.port}${route}`]);
-    let text = '';
-    child.stdout.on('data', (c) => (text += c));
-    child.on('close', () => resolve(text));
-  });
+  // With `ports` (a cluster's nodes, bench/cluster.ts): one wrk per node, the connections split.
+  const ports: number[] = config.ports ?? [config.port];
+  const outs = await Promise.all(
+    ports.map(
+      (port) =>
+        new Promise<string>((resolve) => {
+          const conns = Math.max(1, Math.round(CONNS / ports.length));
+          const child = spawn('wrk', ['-t1', `-c${conns}`, `-d${duration}s`, '-s', script, `http://127.0.0.1:${port}${route}`]);
+          let text = '';
+          child.stdout.on('data', (c) => (text += c));
+          child.on('close', () => resolve(text));
+        }),
+    ),
+  );
   rmSync(dir, { recursive: true, force: true });
-  const total = /(\d+) requests in/.exec(out);
-  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-  const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  return {
-    requests: total ? Number(total[1]) : 0,
-    errors: (non2xx ? Number(non2xx[1]) : 0) + (sockErr ? sockErr.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
-  };
+  let requests = 0;
+  let errors = 0;
+  for (const out of outs) {
+    const total = /(\d+) requests in/.exec(out);
+    const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+    const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+    requests += total ? Number(total[1]) : 0;
+    errors += (non2xx ? Number(non2xx[1]) : 0) + (sockErr ? sockErr.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  }
+  return { requests, errors };
 }
 
 async function runNodeLoop(duration: number): Promise<{ requests: number; errors: number }> {

@@ -25,7 +25,8 @@ export async function startServer(system: SystemName, core = 0): Promise<Running
   return { system, pid: proc.pid, port, proc, stop: () => proc.kill('SIGKILL') };
 }
 
-async function startFlashhub(core: number): Promise<RunningServer> {
+/** flashhub from its sources on a fresh data directory; `extraEnv` e.g. makes it a cluster node. */
+export async function startFlashhub(core: number | string, extraEnv: NodeJS.ProcessEnv = {}): Promise<RunningServer> {
   const data = await mkdtemp(path.join(os.tmpdir(), 'flashhub-bench-'));
   const env: NodeJS.ProcessEnv = {
     FLASHHUB_LOG_FORMAT: 'json',
@@ -35,6 +36,7 @@ async function startFlashhub(core: number): Promise<RunningServer> {
     FLASHHUB_CLIENT_ID: CLIENT_ID,
     FLASHHUB_CLIENT_SECRET: CLIENT_SECRET,
     FLASHHUB_ORIGINS: '*',
+    ...extraEnv,
   };
   for (const k of Object.keys(process.env)) if (/^(FLASHHUB_|PORT$|HTTP_HOST$|JWT_|CLIENT_|ORIGIN$|NODE_OPTIONS$)/.test(k) && !(k in env)) env[k] = undefined;
   // BENCH_PROFILE=<dir>: flashhub runs under --cpu-prof and is stopped with SIGTERM so the profile is written
