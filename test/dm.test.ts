@@ -6,7 +6,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { runCli, startFlashhub, tempDir, waitForLog, type RunningFlashhub } from './support/flashhub.ts';
-import { connectWs, type WsClient } from './support/ws.ts';
+import { connectWs, upgrade, type WsClient } from './support/ws.ts';
 
 const password = 'secret';
 
@@ -39,29 +39,6 @@ function claims(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
 }
 
-/** A WebSocket upgrade whose refusal (a plain HTTP answer) we want to read; 101 means it was accepted. */
-function upgrade(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request({
-      host: '127.0.0.1',
-      port,
-      path,
-      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '13', ...headers },
-    });
-    request.on('upgrade', (_response, socket) => {
-      socket.destroy();
-      resolve({ status: 101, body: undefined });
-    });
-    request.on('response', (response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk) => (text += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
-    });
-    request.on('error', reject);
-    request.end();
-  });
-}
 
 /** POST from a given local address (127.0.0.x), to test per-address limits. */
 function postFrom(localAddress: string, port: number, path: string, body: unknown): Promise<{ status: number; json: any; retryAfter?: string }> {

@@ -3,6 +3,7 @@
 import { callAdmin } from '../admin/client.ts';
 import { adminOperations, runOperation, type AdminArgs } from '../admin/operations.ts';
 import { adminSocketPath } from '../admin/socket-path.ts';
+import { joinCluster } from '../cluster/cluster.ts';
 import type { Config } from '../config.ts';
 import { Directory } from '../core/directory.ts';
 import { createLogger } from '../log.ts';
@@ -27,9 +28,14 @@ async function runLocally(config: Config, op: string, args: AdminArgs) {
     }
     throw error;
   }
+  // A cluster's nodes must hear of a removal made beside them, to close the user's sessions.
+  const cluster = config.redisUrl === '' ? undefined : await joinCluster(config, log);
+  const directory = new Directory(store);
+  if (cluster) directory.onUserRemoved((user) => cluster.bus.publish('users.removed', user.id));
   try {
-    return await runOperation(adminOperations(new Directory(store)), op, args);
+    return await runOperation(adminOperations(directory), op, args);
   } finally {
+    await cluster?.leave();
     await store.close();
   }
 }

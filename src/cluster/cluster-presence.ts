@@ -7,8 +7,11 @@
 //   {gone, by}             a node was removed: it stopped, or `by` found its heartbeat expired
 //
 // Every node removes the expired nodes it finds (the removal script lets one win), so a killed
-// node's users go offline within node_timeout plus one beat. After a Redis outage a node writes
-// its users again and reloads the whole view, announcing only what changed meanwhile.
+// node's users go offline within node_timeout plus one beat. A node that was only stalled (or cut
+// off) registers again when it can; the node that removed it announces its users' return, as it
+// announced their leaving (chat's user.connected after its user.disconnected). After a Redis
+// outage a node writes its users again and reloads the whole view, announcing only what changed
+// meanwhile.
 import type { Bus } from '../core/bus.ts';
 import type { Presence } from '../core/presence.ts';
 import type { UserId } from '../store/types.ts';
@@ -18,6 +21,8 @@ import type { RedisLink } from './redis-link.ts';
 import { CONNECTIONS_ELSEWHERE, HEARTBEAT, REAP, VIEW } from './scripts.ts';
 
 const channel = 'presence';
+/** How long a node remembers the nodes it removed as dead, in case one comes back. */
+const reapedMemoryMs = 3_600_000;
 
 type PresenceMessage =
   | { node: string; user: UserId; online: boolean }
@@ -40,6 +45,11 @@ export class ClusterPresence {
   readonly #pending = new Map<UserId, number>();
   /** Whether each user was last announced online from this node. */
   readonly #announced = new Set<UserId>();
+  /**
+   * Nodes this node removed as dead, and when. Their users' leaving was this node's change to
+   * announce ('local'), so if one was only stalled and registers again, so is their return.
+   */
+  readonly #reaped = new Map<string, number>();
   #flushing = false;
   /** A write failed: the node's hash must be written whole once Redis is back. */
   #stale = false;
@@ -129,8 +139,11 @@ export class ClusterPresence {
     try {
       if (await this.#register()) log.warn('cluster.node_reregistered', { node: nodeId });
       const dead = (await link.script(REAP, [keys.nodes], [keys.nodePrefix])) as string[];
+      const now = Date.now();
+      for (const [node, at] of this.#reaped) if (now - at > reapedMemoryMs) this.#reaped.delete(node);
       for (const gone of dead) {
         log.warn('cluster.node_expired', { node: gone });
+        this.#reaped.set(gone, now);
         presence.dropNode(gone, 'local');
         bus.publish(channel, { gone, by: nodeId });
       }
@@ -183,8 +196,9 @@ export class ClusterPresence {
     if (message.node === nodeId) return;
     if ('users' in message) {
       const now = new Set(message.users);
+      const cause = this.#reaped.delete(message.node) ? 'local' : 'remote';
       for (const userId of presence.usersOn(message.node)) if (!now.has(userId)) presence.setRemote(message.node, userId, false);
-      for (const userId of now) presence.setRemote(message.node, userId, true);
+      for (const userId of now) presence.setRemote(message.node, userId, true, cause);
       return;
     }
     presence.setRemote(message.node, message.user, message.online);

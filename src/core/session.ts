@@ -12,6 +12,7 @@ export interface CloseReason {
 
 export const closeReasons = {
   shutdown: { code: 1001, text: 'server shutting down' },
+  tryAgainLater: { code: 1013, text: 'storage unavailable, reconnect shortly' },
   clientGone: { code: 1000, text: 'client closed' },
   slowConsumer: { code: 1008, text: 'send queue full: client is not reading' },
   tooManyConnections: { code: 1008, text: 'too many connections for this user' },

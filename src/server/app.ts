@@ -37,7 +37,7 @@ export function buildApp(core: Core, hubs: Hub[], readiness: Readiness): Hono {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) =>
-    readiness.ready && core.cluster.ready() ? c.json({ status: 'ready' }) : c.json({ status: 'not ready' }, 503),
+    readiness.ready && core.cluster.ready() && core.store.ready() ? c.json({ status: 'ready' }) : c.json({ status: 'not ready' }, 503),
   );
   // Seed 000 answers its health check at the root; browsers are sent to the web console.
   app.get('/', (c) => ((c.req.header('accept') ?? '').includes('text/html') ? c.redirect('/ui/', 302) : c.text('healthcheck!')));

@@ -147,6 +147,8 @@ export interface StoreStats {
 
 export interface Store {
   readonly kind: 'file' | 'redis';
+  /** False while calls would fail with EUNAVAILABLE (Redis unreachable); /readyz reports it. */
+  ready(): boolean;
   readonly meta: MetaStore;
   readonly messages: MessageStore;
   readonly notifications: NotificationStore;

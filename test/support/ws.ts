@@ -1,5 +1,6 @@
 // A WebSocket test client: queues what arrives so tests can await frames in order, or wait for one
 // that matches.
+import http from 'node:http';
 import WebSocket from 'ws';
 
 export interface WsClient {
@@ -70,4 +71,38 @@ export async function connectWs(url: string, options: WebSocket.ClientOptions = 
     closed,
     close: () => ws.close(),
   };
+}
+
+/** A WebSocket upgrade whose answer we read: 101 (then dropped at once) or the refusal with its JSON body. */
+export function upgrade(port: number, path: string, headers: Record<string, string> = {}, timeoutMs = 5000): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request({
+      host: '127.0.0.1',
+      port,
+      path,
+      timeout: timeoutMs,
+      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '13', ...headers },
+    });
+    request.on('upgrade', (_response, socket) => {
+      socket.destroy();
+      resolve({ status: 101, body: undefined });
+    });
+    request.on('response', (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk) => (text += chunk));
+      response.on('end', () => {
+        let body: unknown = text;
+        try {
+          body = text ? JSON.parse(text) : undefined;
+        } catch {
+          // keep the text
+        }
+        resolve({ status: response.statusCode ?? 0, body });
+      });
+    });
+    request.on('timeout', () => request.destroy(new Error(`no answer to the upgrade of ${path} within ${timeoutMs} ms`)));
+    request.on('error', reject);
+    request.end();
+  });
 }

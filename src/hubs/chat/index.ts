@@ -26,9 +26,13 @@ export function createChatHub(core: Core): Hub {
   // The chat bus reaches every node, so only the node where the change happened publishes it.
   const stopPresence = core.presence.onChange((userId, online, cause) => {
     if (cause !== 'local') return;
-    void core.directory.getUser(userId).then((user) => {
-      if (user) ctx.events.publish(online ? 'user.connected' : 'user.disconnected', { id: String(user.id), username: user.username, online }, 'all');
-    });
+    core.directory.getUser(userId).then(
+      (user) => {
+        if (user) ctx.events.publish(online ? 'user.connected' : 'user.disconnected', { id: String(user.id), username: user.username, online }, 'all');
+      },
+      // Without the store (Redis down) the event is lost; /users/online still tells the truth.
+      (error: unknown) => core.log.warn('chat.presence_event_failed', { userId, error }),
+    );
   });
   const endpoint = new WebSocketEndpoint({
     hub: 'chat',
@@ -51,7 +55,7 @@ export function createChatHub(core: Core): Hub {
     name: 'chat',
     app: routes,
     legacyApp: routes,
-    upgrades: [{ matches: (path) => path === '/chat/ws', legacy: false, handle: (request, socket, head) => void handleSocket(request, socket, head) }],
+    upgrades: [{ matches: (path) => path === '/chat/ws', legacy: false, handle: handleSocket }],
     close: async () => {
       stopPresence();
       ctx.events.close();

@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Session } from '../../core/session.ts';
+import { isUnavailable, unavailableMessage } from '../../store/types.ts';
 import { refuseUpgrade } from '../../transports/refuse-upgrade.ts';
 import { upgradeSessionToken } from '../../transports/session-cookie.ts';
 import type { WebSocketEndpoint } from '../../transports/websocket.ts';
@@ -13,7 +14,19 @@ import { followEvents } from './listener.ts';
 import { postMessage } from './posting.ts';
 import { canAccess, parseRoomId } from './rooms.ts';
 
+/** The upgrade handler; a failure (e.g. the store is unreachable) refuses the upgrade, never the process. */
 export function chatSocketHandler(ctx: ChatContext, endpoint: WebSocketEndpoint) {
+  const open = openSocket(ctx, endpoint);
+  return (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    open(request, socket, head).catch((error: unknown) => {
+      if (isUnavailable(error)) return refuseUpgrade(socket, 503, JSON.stringify({ message: unavailableMessage }));
+      ctx.core.log.error('chat.upgrade_failed', { error });
+      refuseUpgrade(socket, 500, JSON.stringify({ message: 'Internal Server Error' }));
+    });
+  };
+}
+
+function openSocket(ctx: ChatContext, endpoint: WebSocketEndpoint) {
   return async (request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     const token = upgradeSessionToken(request);
@@ -26,7 +39,12 @@ export function chatSocketHandler(ctx: ChatContext, endpoint: WebSocketEndpoint)
       ctx.core.presence.attach(session);
       ctx.core.presence.bind(session, login.user.id);
       followEvents(ctx.core, ctx.events, session, url.searchParams.get('lastEventId') ?? undefined, (event) => event.wsFrame, (json) => json);
-      ws.on('message', (data, isBinary) => void onFrame(ctx, session, isBinary ? undefined : data.toString()));
+      ws.on('message', (data, isBinary) => {
+        onFrame(ctx, session, isBinary ? undefined : data.toString()).catch((error: unknown) => {
+          if (!isUnavailable(error)) ctx.core.log.error('chat.frame_failed', { error });
+          session.send(JSON.stringify({ type: 'error', data: { message: isUnavailable(error) ? unavailableMessage : 'Internal Server Error' } }));
+        });
+      });
     });
   };
 }

@@ -9,7 +9,7 @@
 // twice or out of order.
 import type { Core } from '../../core/core.ts';
 import { closeReasons, SharedFrame, type CloseReason, type Session } from '../../core/session.ts';
-import type { StoredMessage, UserId } from '../../store/types.ts';
+import { isUnavailable, type StoredMessage, type UserId } from '../../store/types.ts';
 import { peerIn, type Conversations } from './conversation.ts';
 import type { Cursors } from './cursors.ts';
 import { errorFrame, gapFrame } from './frames.ts';
@@ -104,6 +104,7 @@ export class Deliveries {
       try {
         message = await stored;
       } catch (error) {
+        if (isUnavailable(error)) return void session.send(errorFrame(503, 'message not stored: storage unavailable, send it again shortly'));
         this.#core.log.error('dm.store_failed', { userId: from, error });
         session.send(errorFrame(500, 'message not stored'));
         return;

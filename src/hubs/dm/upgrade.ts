@@ -11,6 +11,7 @@ import { ConnectionLimitError } from '../../core/presence.ts';
 import { closeReasons, type Session } from '../../core/session.ts';
 import { refuseUpgrade } from '../../transports/refuse-upgrade.ts';
 import { originAllowed, type WebSocketEndpoint } from '../../transports/websocket.ts';
+import { isUnavailable } from '../../store/types.ts';
 import type { UpgradeRoute } from '../hub.ts';
 import { identify, isFailure, tokenFromAuthorization, type Identity } from './auth.ts';
 import { DmConnection } from './connection.ts';
@@ -33,6 +34,7 @@ export function chatUpgradeRoute(ctx: DmContext, endpoint: WebSocketEndpoint, pr
     legacy,
     handle: (request, socket, head) => {
       open(ctx, endpoint, prefix, request, socket, head).catch((error: unknown) => {
+        if (isUnavailable(error)) return refuse(socket, 503, messages.unavailable);
         ctx.core.log.error('dm.upgrade_failed', { error });
         refuse(socket, 500, messages.internal);
       });
@@ -91,6 +93,7 @@ function opened(ctx: DmContext, ws: WebSocket, session: Session, identity: Ident
   session.onClose((reason) => core.log.info('dm.disconnected', { userId: user.id, peer: peer.username, reason: reason.text }));
   new DmConnection(ctx, ws, session, peer, identity.expiresAt);
   ctx.deliveries.attach(session, user.id, () => ws.bufferedAmount, resume).catch((error: unknown) => {
+    if (isUnavailable(error)) return session.close(closeReasons.tryAgainLater);
     core.log.error('dm.replay_failed', { userId: user.id, error });
     session.close(internalError);
   });

@@ -5,6 +5,7 @@ import type { RawData, WebSocket } from 'ws';
 import type { Core } from '../../core/core.ts';
 import { ConnectionLimitError } from '../../core/presence.ts';
 import { closeReasons, type Session } from '../../core/session.ts';
+import { isUnavailable, unavailableMessage } from '../../store/types.ts';
 import type { AccessTokens } from './access-tokens.ts';
 import { errorFrame, failureFrame, messageFrame, parseRequest, replyFrame, type PresenceRequest } from './frames.ts';
 
@@ -61,6 +62,7 @@ export class PresenceConnection {
       const reply = await this.#answer(request);
       if (reply !== undefined) this.#session.send(reply);
     } catch (error) {
+      if (isUnavailable(error)) return void this.#session.send(failureFrame(request.name, request.reqId, unavailableMessage));
       this.#hub.core.log.error('presence.request_failed', { type: request.name, error });
       this.#session.send(failureFrame(request.name, request.reqId, 'internal error'));
     }

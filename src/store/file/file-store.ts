@@ -109,6 +109,11 @@ export class FileStore implements TransferableStore {
     return readOrCreateSecret(path.join(this.dir, 'secrets'), name, bytes, this.#sync);
   }
 
+  /** A local directory is always there; a failing disk shows as errors, not as unreadiness. */
+  ready(): boolean {
+    return true;
+  }
+
   stats(): StoreStats {
     const m = this.messages.stats();
     const n = this.notifications.stats();

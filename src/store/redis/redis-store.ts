@@ -81,6 +81,10 @@ export class RedisStore implements TransferableStore {
     return readOrCreateSecret(this.#conn, name, bytes);
   }
 
+  ready(): boolean {
+    return this.#conn.ready;
+  }
+
   stats(): StoreStats {
     return this.#stats.snapshot();
   }
