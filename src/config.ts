@@ -43,6 +43,12 @@ export interface Config {
   shutdownTimeout: number;
   sync: 'fdatasync' | 'fsync' | 'none';
   retentionDays: number;
+  tlsCert: string;
+  tlsKey: string;
+  messagesPerSecond: number;
+  connectionsPerAddress: number;
+  messageLength: number;
+  roomNameLength: number;
   redisUrl: string;
   redisPrefix: string;
   nodeTimeout: number;
@@ -124,12 +130,18 @@ export const options: readonly OptionSpec[] = [
   { key: 'presenceAuthTimeout', kind: 'int', default: 5, min: 1, max: 60, describe: 'presence: seconds to wait for the identity endpoint; no answer means an invalid token' },
   { key: 'sendQueueBytes', kind: 'int', default: 1 << 20, min: 16 << 10, max: 256 << 20, describe: 'bytes queued for one slow connection before it is dropped' },
   { key: 'connectionsPerUser', kind: 'int', default: 32, min: 1, max: 100_000, describe: 'live connections one user may hold' },
+  { key: 'connectionsPerAddress', kind: 'int', default: 1000, min: 1, max: 1_000_000, describe: 'live connections (WebSocket and EventSource) from one client address' },
+  { key: 'messagesPerSecond', kind: 'int', default: 50, min: 1, max: 100_000, describe: 'frames a WebSocket may send per second (bursts of twice that); past it the socket is closed 1008' },
+  { key: 'messageLength', kind: 'int', default: 4096, min: 1, max: 1 << 20, describe: 'longest chat or dm message text, characters' },
+  { key: 'roomNameLength', kind: 'int', default: 100, min: 1, max: 10_000, describe: 'longest chat room or group name, characters' },
   { key: 'loginAttemptsPerMinute', kind: 'int', default: 10, min: 1, max: 100_000, describe: 'login attempts per minute per username and per address' },
   { key: 'logLevel', kind: 'choice', default: 'info', choices: ['debug', 'info', 'warn', 'error'], describe: 'least severe log level written' },
   { key: 'logFormat', kind: 'choice', default: 'auto', choices: ['auto', 'json', 'text'], describe: 'log format (auto: text on a terminal, JSON lines otherwise)' },
   { key: 'shutdownTimeout', kind: 'int', default: 10, min: 1, max: 600, describe: 'seconds a graceful shutdown may take' },
   { key: 'sync', kind: 'choice', default: 'fdatasync', choices: ['fdatasync', 'fsync', 'none'], describe: 'how the store makes writes durable (none: page cache only, unsafe)' },
   { key: 'retentionDays', kind: 'int', default: 0, min: 0, max: 36500, describe: 'drop message history older than this many days (0: keep all)' },
+  { key: 'tlsCert', kind: 'string', default: '', describe: 'PEM certificate (chain) file: serve HTTPS and WSS on every listener (with tls_key)' },
+  { key: 'tlsKey', kind: 'string', default: '', describe: 'PEM private key file of tls_cert' },
   { key: 'redisUrl', kind: 'redisUrl', default: '', describe: 'run as one node of a cluster over this Redis (redis://[user:password@]host:port[/db]): shared store, bus and presence (empty: embedded file store)' },
   { key: 'redisPrefix', kind: 'string', default: 'fh:', describe: 'prefix of every Redis key, so several clusters can share one Redis' },
   { key: 'nodeTimeout', kind: 'int', default: 10, min: 2, max: 600, describe: "cluster: seconds without a node's heartbeat before its users count as offline" },
@@ -336,6 +348,9 @@ export function splitHostPort(text: string): ListenAddress | undefined {
 function checkCombinations(config: Config): void {
   if ((config.clientId === '') !== (config.clientSecret === '')) {
     throw new ConfigError('invalid configuration:\n  client_id and client_secret must be given together');
+  }
+  if ((config.tlsCert === '') !== (config.tlsKey === '')) {
+    throw new ConfigError('invalid configuration:\n  tls_cert and tls_key must be given together');
   }
 }
 

@@ -552,7 +552,10 @@ describe('dm durability', () => {
 describe('dm slow reader', () => {
   test('a socket that does not read is dropped; the others get everything', async () => {
     const dir = await tempDir();
-    const server = await startFlashhub(['--data', dir.path], { env: { FLASHHUB_SEND_QUEUE_BYTES: '16384' } });
+    // 60,000-character messages as fast as the store takes them: past message_length and messages_per_second's defaults.
+    const server = await startFlashhub(['--data', dir.path], {
+      env: { FLASHHUB_SEND_QUEUE_BYTES: '16384', FLASHHUB_MESSAGE_LENGTH: '60000', FLASHHUB_MESSAGES_PER_SECOND: '100000' },
+    });
     const wsUrl = server.url.replace('http', 'ws');
     try {
       const [pam, quin] = [await register(server.url, 'pam'), await register(server.url, 'quin')];

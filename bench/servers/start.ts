@@ -32,6 +32,9 @@ export async function startFlashhub(core: number | string, extraEnv: NodeJS.Proc
     FLASHHUB_LOG_FORMAT: 'json',
     FLASHHUB_LOG_LEVEL: 'warn',
     FLASHHUB_CONNECTIONS_PER_USER: '100000',
+    // every load generator connects from one address and sends as fast as it can
+    FLASHHUB_CONNECTIONS_PER_ADDRESS: '1000000',
+    FLASHHUB_MESSAGES_PER_SECOND: '100000',
     FLASHHUB_JWT_SECRET: 'bench-secret-bench-secret-bench-secret-0123',
     FLASHHUB_CLIENT_ID: CLIENT_ID,
     FLASHHUB_CLIENT_SECRET: CLIENT_SECRET,

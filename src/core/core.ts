@@ -20,7 +20,7 @@ export interface Core {
   presence: Presence;
   /** This node among the others (a cluster of one without redis_url). */
   cluster: Cluster;
-  /** Failed logins per minute, per username and per address, counted across the cluster. */
+  /** Failed logins per minute, per username and per address, counted across the cluster; one per name. */
   loginAttempts(name: string): AttemptLimiter;
   recentErrors: RecentErrors;
   startedAt: number;
@@ -45,6 +45,9 @@ export async function createCore(config: Config, store: Store, plainLog: Logger)
   tokens.onRevoke((claims) => bus.publish('tokens.revoked', claims));
   bus.subscribe('tokens.revoked', (claims) => tokens.applyRevocation(claims as Pick<TokenClaims, 'tokenId' | 'expiresAt'>));
   await cluster.attach(presence);
+  // One limiter per name: the hubs that check passwords share 'password-login', so a guesser gets
+  // login_attempts_per_minute tries per username in all, not per hub.
+  const limiters = new Map<string, AttemptLimiter>();
   if (config.clientId !== '') await directory.ensureClient(config.clientId, config.clientSecret);
   return {
     config,
@@ -55,7 +58,11 @@ export async function createCore(config: Config, store: Store, plainLog: Logger)
     bus,
     presence,
     cluster,
-    loginAttempts: (name) => cluster.attemptLimiter(name, config.loginAttemptsPerMinute, 60_000),
+    loginAttempts: (name) => {
+      let limiter = limiters.get(name);
+      if (!limiter) limiters.set(name, (limiter = cluster.attemptLimiter(name, config.loginAttemptsPerMinute, 60_000)));
+      return limiter;
+    },
     recentErrors,
     startedAt: Date.now(),
   };

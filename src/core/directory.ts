@@ -173,6 +173,16 @@ export function toPublic(user: UserRecord): PublicUser {
   };
 }
 
+/**
+ * A user id as clients send it (a number, or digits in a string, as the seeds do); NaN for anything
+ * else. Never calls a client-supplied toString/valueOf.
+ */
+export function userIdOf(value: unknown): number {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value > 0 ? value : NaN;
+  if (typeof value === 'string' && /^\d{1,15}$/.test(value)) return Number(value) > 0 ? Number(value) : NaN;
+  return NaN;
+}
+
 export function checkUsername(username: unknown): string {
   if (typeof username !== 'string' || !usernamePattern.test(username)) {
     throw new DirectoryError('invalid', 'a username has 1 to 64 letters, digits or ._@+- and starts with a letter or digit', 'username');

@@ -11,7 +11,9 @@ export interface CloseReason {
 }
 
 export const closeReasons = {
-  shutdown: { code: 1001, text: 'server shutting down' },
+  // 1012 "service restart": the client should reconnect (after a short, randomized pause), to this
+  // node once it is back or to another one behind the same address. SSE streams get `retry:` instead.
+  shutdown: { code: 1012, text: 'server restarting, reconnect shortly' },
   tryAgainLater: { code: 1013, text: 'storage unavailable, reconnect shortly' },
   clientGone: { code: 1000, text: 'client closed' },
   slowConsumer: { code: 1008, text: 'send queue full: client is not reading' },
@@ -114,4 +116,18 @@ export class Session {
     if (this.closeReason) listener(this.closeReason);
     else this.#closeListeners.push(listener);
   }
+
+  /** Closes the session ("token expired") when the token it was opened with expires (unix seconds). */
+  expireAt(expiresAt: number): void {
+    // setTimeout holds at most 2^31-1 ms (24.8 days); user tokens may live 30 days.
+    const arm = (): NodeJS.Timeout =>
+      setTimeout(() => {
+        if (Date.now() >= expiresAt * 1000) this.close(closeReasons.tokenExpired);
+        else timer = arm();
+      }, Math.min(expiresAt * 1000 - Date.now(), maxTimerMs));
+    let timer = arm();
+    this.onClose(() => clearTimeout(timer));
+  }
 }
+
+const maxTimerMs = 2 ** 31 - 1;

@@ -148,6 +148,9 @@ function verifyHs256(token: string, key: Buffer): Record<string, unknown> {
   const expected = createHmac('sha256', key).update(`${head}.${body}`).digest();
   const actual = Buffer.from(signature, 'base64url');
   if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) throw new TokenError('invalid', 'invalid token');
+  // base64url ignores the unused low bits of the last character, so one signature has four
+  // spellings; only the canonical one is the token (revocation and caches key on the text).
+  if (actual.toString('base64url') !== signature) throw new TokenError('invalid', 'invalid token');
   const header = parseJson(head);
   if (header.alg !== algorithm || 'crit' in header) throw new TokenError('invalid', 'invalid token');
   return parseJson(body);

@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Hub, UpgradeRoute } from '../hubs/hub.ts';
 import { refuseUpgrade } from '../transports/refuse-upgrade.ts';
+import { errorBody } from './error-shape.ts';
 
 export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -14,7 +15,7 @@ export function routeUpgrades(hubs: Hub[], legacyRoutes: boolean): UpgradeHandle
     const pathname = pathnameOf(request.url);
     const route = pathname === undefined ? undefined : routes.find((candidate) => candidate.matches(pathname));
     if (!route) {
-      refuseUpgrade(socket, 404, JSON.stringify({ error: 'Not Found' }));
+      refuseUpgrade(socket, 404, JSON.stringify(errorBody(pathname ?? '/', 404, 'Not Found')));
       return;
     }
     route.handle(request, socket, head);

@@ -1,5 +1,6 @@
 // Opens the store the configuration asks for: the embedded file store in the data directory, or,
 // with redis_url, the Redis store the nodes of a cluster share.
+import { mkdir } from 'node:fs/promises';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { FileStore } from './file/file-store.ts';
@@ -12,7 +13,11 @@ export type StoreConfig = Pick<Config, 'data' | 'sync' | 'retentionDays' | 'redi
 export async function openStore(config: StoreConfig, log: Logger): Promise<Store> {
   const report = (event: StoreEvent) =>
     log[event.level](`store.${event.event}`, { path: event.path, ...event.detail });
-  if (config.redisUrl !== '') return RedisStore.open({ url: config.redisUrl, keyPrefix: config.redisPrefix, report });
+  if (config.redisUrl !== '') {
+    // The data directory still holds the node's admin socket (owner only, like the file store's).
+    await mkdir(config.data, { recursive: true, mode: 0o700 });
+    return RedisStore.open({ url: config.redisUrl, keyPrefix: config.redisPrefix, report });
+  }
   return FileStore.open({
     dir: config.data,
     sync: config.sync,

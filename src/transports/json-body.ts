@@ -3,6 +3,7 @@
 // bodies are limited too. Falls back to Hono's request outside @hono/node-server (app.request()).
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
+import { deeperThan, maxJsonDepth } from './json-depth.ts';
 
 export type JsonBody =
   | { ok: true; value: unknown }
@@ -38,7 +39,9 @@ async function readOnce(c: Context, incoming: IncomingMessage | undefined, maxBy
   }
   if (text.trim() === '') return { ok: true, value: undefined };
   try {
-    return { ok: true, value: JSON.parse(text) };
+    const value: unknown = JSON.parse(text);
+    if (deeperThan(value)) return { ok: false, status: 400, message: `JSON nested deeper than ${maxJsonDepth} levels` };
+    return { ok: true, value };
   } catch (error) {
     return { ok: false, status: 400, message: `invalid JSON: ${(error as Error).message}` };
   }

@@ -4,6 +4,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
 import type { Core } from '../core/core.ts';
+import { addressLimitsOf } from '../core/address-limits.ts';
+import { ConnectionLimitError } from '../core/presence.ts';
 import { closeReasons, Session, type SessionSink } from '../core/session.ts';
 import type { UserId } from '../store/types.ts';
 import { writeBatched } from './batched-writes.ts';
@@ -11,6 +13,19 @@ import { corsHeaders } from './origin.ts';
 
 export const keepAliveIntervalMs = 15_000;
 const keepAliveFrame = ':\n\n';
+
+/**
+ * At shutdown every stream is told when to reconnect, then ended. The delay is spread over 1-3 s per
+ * stream, so the clients of a restarted server don't all come back in the same instant; it is close to
+ * browsers' own default (about 3 s), which matters because an EventSource keeps the value for its
+ * later reconnects too.
+ */
+export const shutdownRetryMs = { min: 1000, max: 3000 } as const;
+
+function shutdownRetryFrame(): string {
+  const ms = shutdownRetryMs.min + Math.floor(Math.random() * (shutdownRetryMs.max - shutdownRetryMs.min + 1));
+  return `retry: ${ms}\n\n`;
+}
 
 const liveStreams = new Set<Session>();
 let keepAliveTimer: NodeJS.Timeout | undefined;
@@ -42,7 +57,7 @@ export function openSseStream(incoming: IncomingMessage, outgoing: ServerRespons
   const sink: SessionSink = {
     write: (frame) => writeBatched(outgoing, typeof frame === 'string' ? frame : frame.utf8),
     bufferedBytes: () => outgoing.writableLength,
-    close: () => outgoing.end(),
+    close: (reason) => (reason === closeReasons.shutdown ? outgoing.end(shutdownRetryFrame()) : outgoing.end()),
   };
   const session = new Session({
     hub: options.hub,
@@ -79,19 +94,41 @@ export function sseFrame(data: string, id?: string, event?: string): string {
   return `${head}data: ${data.split(/\r\n|\r|\n/).join('\ndata: ')}\n\n`;
 }
 
+/** Why openUserStream refused: the user's connections or the client address's are used up. */
+export type StreamRefusal = 'user' | 'address';
+
 /**
- * Opens a user's stream on a hub: refuses (undefined) when the user already holds the most
- * connections allowed, otherwise sends the headers (with CORS for allowed origins) and registers the
- * stream with the core presence as the user's.
+ * Opens a user's stream on a hub: refuses when the client's address ('address') or the user
+ * ('user') already holds the most connections allowed, otherwise sends the headers (with CORS for
+ * allowed origins) and registers the stream with the core presence as the user's. The hub answers a
+ * refusal with its own 429.
  */
-export async function openUserStream(core: Core, env: HttpBindings, request: { hub: string; userId: UserId; origin: string | undefined }): Promise<Session | undefined> {
-  if (!(await core.presence.hasRoomFor(request.userId))) return undefined;
+export async function openUserStream(core: Core, env: HttpBindings, request: { hub: string; userId: UserId; origin: string | undefined }): Promise<Session | StreamRefusal> {
+  const release = addressLimitsOf(core).acquire(env.incoming.socket.remoteAddress);
+  if (!release) return 'address';
+  let hasRoom = false;
+  try {
+    hasRoom = await core.presence.hasRoomFor(request.userId);
+  } finally {
+    if (!hasRoom) release();
+  }
+  if (!hasRoom) return 'user';
   const session = openSseStream(env.incoming, env.outgoing, {
     hub: request.hub,
     maxBufferedBytes: core.config.sendQueueBytes,
     headers: corsHeaders(request.origin, core.config.origins),
   });
+  session.onClose(release);
   core.presence.attach(session);
-  core.presence.bind(session, request.userId);
+  try {
+    core.presence.bind(session, request.userId);
+  } catch (error) {
+    // Another connection of the user got in between the check above and now: the stream just ends.
+    if (!(error instanceof ConnectionLimitError)) throw error;
+    session.close(closeReasons.tooManyConnections);
+    return session;
+  }
+  // A client that left while the checks ran would never fire 'close' again: end its stream now.
+  if (env.outgoing.destroyed || env.incoming.socket.destroyed) session.close(closeReasons.clientGone);
   return session;
 }

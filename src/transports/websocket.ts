@@ -1,11 +1,13 @@
 // WebSocket connections shared by the hubs: the upgrade (after the hub's own checks), the Origin
-// check, the frame limit, one heartbeat timer for every socket, and the session sink.
+// check, the connections per address, the frame limit, the frames per second of each socket, one
+// heartbeat timer for every socket, and the session sink.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import * as wsModule from 'ws';
 import { WebSocket, WebSocketServer } from 'ws';
-import { closeReasons, Session, type Frame, type SessionSink } from '../core/session.ts';
+import { tooManyFromAddress, type AddressLimits } from '../core/address-limits.ts';
+import { closeReasons, Session, type CloseReason, type Frame, type SessionSink } from '../core/session.ts';
 import { writeBatched } from './batched-writes.ts';
 import { allowedOrigin } from './origin.ts';
 import { refuseUpgrade } from './refuse-upgrade.ts';
@@ -16,7 +18,51 @@ export interface WebSocketOptions {
   maxBufferedBytes: number;
   heartbeatSeconds: number;
   origins: readonly string[];
+  /** Frames (messages and pings) a client may send per second, in bursts of up to twice that. */
+  messagesPerSecond: number;
+  /** Live connections per client address, shared with the other hubs and with SSE streams. */
+  addresses: AddressLimits;
+  /** The hub's error body for a refused upgrade (default: {"error": message}). */
+  errorBody?: (status: number, message: string) => string;
 }
+
+/** Why a socket that sent frames faster than allowed was closed. */
+export function tooManyMessages(perSecond: number): CloseReason {
+  return { code: 1008, text: `too many messages: more than ${perSecond} per second` };
+}
+
+/**
+ * A token bucket: `perSecond` tokens a second, at most `burst` saved up. Each frame takes one; a
+ * frame with no token left is over the rate.
+ */
+export class TokenBucket {
+  readonly #perMs: number;
+  readonly #burst: number;
+  readonly #now: () => number;
+  #tokens: number;
+  #last: number;
+
+  constructor(perSecond: number, burst: number, now: () => number = Date.now) {
+    this.#perMs = perSecond / 1000;
+    this.#burst = burst;
+    this.#now = now;
+    this.#tokens = burst;
+    this.#last = now();
+  }
+
+  take(): boolean {
+    const now = this.#now();
+    if (now > this.#last) {
+      this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#last) * this.#perMs);
+      this.#last = now;
+    }
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}
+
+const defaultErrorBody = (_status: number, message: string) => JSON.stringify({ error: message });
 
 /** Browsers send Origin; a page may connect from its own origin or from a configured one. */
 export function originAllowed(request: IncomingMessage, origins: readonly string[]): boolean {
@@ -43,14 +89,24 @@ export class WebSocketEndpoint {
   }
 
   /**
-   * Completes the upgrade when the Origin is allowed, and hands over the socket with its session.
-   * A refused Origin gets a plain 403 before any WebSocket exists.
+   * Completes the upgrade when the Origin is allowed and the client's address has a connection
+   * left, and hands over the socket with its session. Refusals are plain HTTP in the hub's error
+   * shape, before any WebSocket exists: 403 for the Origin, 429 for the address.
    */
   accept(request: IncomingMessage, socket: Duplex, head: Buffer, onOpen: (ws: WebSocket, session: Session) => void): void {
+    const errorBody = this.#options.errorBody ?? defaultErrorBody;
+    if (socket.destroyed) return;
     if (!originAllowed(request, this.#options.origins)) {
-      refuseUpgrade(socket, 403, JSON.stringify({ error: 'Origin not allowed' }));
+      refuseUpgrade(socket, 403, errorBody(403, 'Origin not allowed'));
       return;
     }
+    const release = this.#options.addresses.acquire(request.socket.remoteAddress);
+    if (!release) {
+      refuseUpgrade(socket, 429, errorBody(429, tooManyFromAddress));
+      return;
+    }
+    // The slot is the TCP connection's: given back when it closes, however the upgrade went.
+    socket.once('close', release);
     this.#server.handleUpgrade(request, socket, head, (ws) => onOpen(ws, this.#track(ws, request)));
   }
 
@@ -74,11 +130,15 @@ export class WebSocketEndpoint {
       remoteAddress: request.socket.remoteAddress,
     });
     explainFrameLimit(ws);
+    limitRate(ws, session, this.#options.messagesPerSecond);
     const entry = { session, alive: true };
     this.#sockets.set(ws, entry);
     this.#heartbeat ??= setInterval(() => this.#beat(), this.#options.heartbeatSeconds * 1000).unref();
     ws.on('pong', () => (entry.alive = true));
-    ws.on('error', () => ws.terminate());
+    // ws has queued its close frame (e.g. 1009 for a frame over the limit) before it reports the
+    // error; cutting the socket at once would reset it under a client still sending, which then
+    // never reads the reason. A second lets the close frame through.
+    ws.on('error', () => setTimeout(() => ws.terminate(), 1000).unref());
     ws.on('close', (code) => {
       this.#sockets.delete(ws);
       session.close(code === 1009 ? closeReasons.frameTooLarge : closeReasons.clientGone);
@@ -98,6 +158,30 @@ export class WebSocketEndpoint {
       ws.ping();
     }
   }
+}
+
+/**
+ * Each socket may send `perSecond` frames a second, in bursts of twice that. The first frame over
+ * the rate closes the socket with 1008 and the reason; it and every frame after it are dropped
+ * before any hub sees them. ws hands frames to listeners with emit(), so the check wraps this
+ * socket's emit and runs before the hub's 'message' listeners. Pings count too (ws answers them
+ * itself), so a ping flood is closed as well.
+ */
+function limitRate(ws: WebSocket, session: Session, perSecond: number): void {
+  const bucket = new TokenBucket(perSecond, 2 * perSecond);
+  let over = false;
+  const emit = ws.emit;
+  ws.emit = function (this: WebSocket, event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'message' || event === 'ping') {
+      if (over) return false;
+      if (!bucket.take()) {
+        over = true;
+        session.close(tooManyMessages(perSecond));
+        return false;
+      }
+    }
+    return emit.call(this, event, ...args);
+  } as WebSocket['emit'];
 }
 
 /**

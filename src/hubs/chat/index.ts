@@ -1,6 +1,7 @@
 // Hub chat (seed 002, the Redis chat demo): username login, General room "0" and private rooms
 // "a:b", paged history, online users, and the events on an EventSource and a WebSocket.
 import { Hono } from 'hono';
+import { addressLimitsOf } from '../../core/address-limits.ts';
 import type { Core } from '../../core/core.ts';
 import { isUnavailable, unavailableMessage } from '../../store/types.ts';
 import { WebSocketEndpoint } from '../../transports/websocket.ts';
@@ -20,7 +21,7 @@ export function createChatHub(core: Core): Hub {
     core,
     events: new ChatEvents(core),
     sessions: new LoginSessions(core),
-    loginAttempts: core.loginAttempts('chat-login'),
+    loginAttempts: core.loginAttempts('password-login'),
   };
   // user.connected / user.disconnected follow the core presence: online on any hub, once per user.
   // The chat bus reaches every node, so only the node where the change happened publishes it.
@@ -40,6 +41,10 @@ export function createChatHub(core: Core): Hub {
     maxBufferedBytes: core.config.sendQueueBytes,
     heartbeatSeconds: core.config.wsHeartbeat,
     origins: core.config.origins,
+    messagesPerSecond: core.config.messagesPerSecond,
+    addresses: addressLimitsOf(core),
+    // Seed 002's shape, {"message": "..."}, as a sentence.
+    errorBody: (_status, message) => JSON.stringify({ message: message.charAt(0).toUpperCase() + message.slice(1) }),
   });
   const routes = new Hono<ChatEnv>();
   routes.onError((error, c) => {

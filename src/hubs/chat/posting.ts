@@ -1,21 +1,24 @@
 // Sending a message to a room, for the HTTP route and the WebSocket alike: the sender is the logged-in
 // user (never a field of the request), the text is escaped as the demo did, the message is durable
-// before anyone hears of it, and the first message of a private room announces the room.
+// before anyone hears of it, and the first message of a private room announces the room. Room ids
+// over room_name_length and texts over message_length are refused before anything is stored.
+import { longerThan } from '../../core/text-length.ts';
 import type { UserId } from '../../store/types.ts';
 import type { ChatContext } from './context.ts';
 import { escapeHtml, messageView, type ChatMessage } from './frames.ts';
-import { canAccess, ensurePrivateRoom, parseRoomId, roomView } from './rooms.ts';
-
-export const maxMessageLength = 4096;
+import { canAccess, ensurePrivateRoom, parseRoomId, roomIdTooLong, roomView } from './rooms.ts';
 
 export type PostResult = { ok: true; message: ChatMessage } | { ok: false; status: 400 | 403 | 404; error: string };
 
 export async function postMessage(ctx: ChatContext, from: UserId, roomId: string, text: unknown): Promise<PostResult> {
+  const { messageLength, roomNameLength } = ctx.core.config;
+  if (longerThan(roomId, roomNameLength)) return { ok: false, status: 400, error: roomIdTooLong(roomNameLength) };
   const room = parseRoomId(roomId);
   if (!room) return { ok: false, status: 400, error: 'Invalid room id' };
   if (!canAccess(room, from)) return { ok: false, status: 403, error: 'Not a member of this room' };
   if (typeof text !== 'string' || text.trim() === '') return { ok: false, status: 400, error: 'A message needs text' };
-  if (text.length > maxMessageLength) return { ok: false, status: 400, error: `A message has at most ${maxMessageLength} characters` };
+  // Counted as sent, before the HTML escaping.
+  if (longerThan(text, messageLength)) return { ok: false, status: 400, error: `A message has at most ${messageLength} characters` };
   if (room.kind === 'private') {
     const other = room.members[0] === from ? room.members[1] : room.members[0];
     if (!(await ctx.core.directory.getUser(other))) return { ok: false, status: 404, error: 'No such user' };

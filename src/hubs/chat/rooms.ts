@@ -4,6 +4,14 @@ import type { UserId } from '../../store/types.ts';
 
 export const generalRoom = '0';
 
+/**
+ * Chat's room names are its room ids ("0", "<a>:<b>"): an id longer than room_name_length is
+ * refused (400 or an error frame) before it is parsed.
+ */
+export function roomIdTooLong(limit: number): string {
+  return `A room id has at most ${limit} characters`;
+}
+
 export type RoomRef = { kind: 'general' } | { kind: 'private'; members: [UserId, UserId] };
 
 export function parseRoomId(roomId: string): RoomRef | undefined {

@@ -4,15 +4,18 @@
 // Errors come back as {"type":"error","data":{"message"}}; the socket stays open.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Session } from '../../core/session.ts';
+import { ConnectionLimitError } from '../../core/presence.ts';
+import { closeReasons, type Session } from '../../core/session.ts';
 import { isUnavailable, unavailableMessage } from '../../store/types.ts';
+import { deeperThan, maxJsonDepth } from '../../transports/json-depth.ts';
 import { refuseUpgrade } from '../../transports/refuse-upgrade.ts';
 import { upgradeSessionToken } from '../../transports/session-cookie.ts';
 import type { WebSocketEndpoint } from '../../transports/websocket.ts';
 import type { ChatContext } from './context.ts';
 import { followEvents } from './listener.ts';
 import { postMessage } from './posting.ts';
-import { canAccess, parseRoomId } from './rooms.ts';
+import { longerThan } from '../../core/text-length.ts';
+import { canAccess, parseRoomId, roomIdTooLong } from './rooms.ts';
 
 /** The upgrade handler; a failure (e.g. the store is unreachable) refuses the upgrade, never the process. */
 export function chatSocketHandler(ctx: ChatContext, endpoint: WebSocketEndpoint) {
@@ -36,8 +39,15 @@ function openSocket(ctx: ChatContext, endpoint: WebSocketEndpoint) {
       return refuseUpgrade(socket, 429, JSON.stringify({ message: 'Too many connections for this user' }));
     }
     endpoint.accept(request, socket, head, (ws, session) => {
+      session.expireAt(login.expiresAt);
       ctx.core.presence.attach(session);
-      ctx.core.presence.bind(session, login.user.id);
+      try {
+        ctx.core.presence.bind(session, login.user.id);
+      } catch (error) {
+        // Another connection of the user got in between the check above and now.
+        if (!(error instanceof ConnectionLimitError)) throw error;
+        return session.close(closeReasons.tooManyConnections);
+      }
       followEvents(ctx.core, ctx.events, session, url.searchParams.get('lastEventId') ?? undefined, (event) => event.wsFrame, (json) => json);
       ws.on('message', (data, isBinary) => {
         onFrame(ctx, session, isBinary ? undefined : data.toString()).catch((error: unknown) => {
@@ -59,7 +69,10 @@ async function onFrame(ctx: ChatContext, session: Session, text: string | undefi
     return void fail('invalid JSON');
   }
   if (typeof frame !== 'object' || frame === null) return void fail('a frame is {"type","data"}');
+  if (deeperThan(frame)) return void fail(`JSON nested deeper than ${maxJsonDepth} levels`);
   if (frame.type === 'room.join') {
+    const { roomNameLength } = ctx.core.config;
+    if (typeof frame.data === 'string' && longerThan(frame.data, roomNameLength)) return void fail(roomIdTooLong(roomNameLength));
     const room = typeof frame.data === 'string' ? parseRoomId(frame.data) : undefined;
     if (!room) return void fail('Invalid room id');
     if (!canAccess(room, session.userId!)) return void fail('Not a member of this room');
@@ -67,7 +80,9 @@ async function onFrame(ctx: ChatContext, session: Session, text: string | undefi
   }
   if (frame.type === 'message') {
     const data = (typeof frame.data === 'object' && frame.data !== null ? frame.data : {}) as Record<string, unknown>;
-    const result = await postMessage(ctx, session.userId!, String(data.roomId ?? ''), data.message);
+    // Room ids are text; numbers are accepted as the seed's clients send "0" or 0.
+    const roomId = typeof data.roomId === 'string' ? data.roomId : typeof data.roomId === 'number' ? String(data.roomId) : '';
+    const result = await postMessage(ctx, session.userId!, roomId, data.message);
     if (!result.ok) fail(result.error);
     return;
   }

@@ -5,6 +5,7 @@
 // WebSocket /chats/:username also answer at the root (POST /login and GET /users are shared with
 // chat; server/root-dispatch.ts picks the hub by content).
 import { Hono, type Context } from 'hono';
+import { addressLimitsOf } from '../../core/address-limits.ts';
 import type { Core } from '../../core/core.ts';
 import { isUnavailable } from '../../store/types.ts';
 import { WebSocketEndpoint } from '../../transports/websocket.ts';
@@ -13,7 +14,7 @@ import type { DmContext, DmEnv } from './context.ts';
 import { Conversations } from './conversation.ts';
 import { Cursors } from './cursors.ts';
 import { Deliveries } from './deliveries.ts';
-import { messages, reply } from './envelope.ts';
+import { envelopeText, messages, reply } from './envelope.ts';
 import { accountRoutes } from './routes/account.ts';
 import { plainChatRoute } from './routes/chats.ts';
 import { historyRoutes } from './routes/history.ts';
@@ -28,7 +29,7 @@ export function createDmHub(core: Core): Hub {
     conversations,
     cursors,
     deliveries: new Deliveries(core, conversations, cursors),
-    loginAttempts: core.loginAttempts('dm-login'),
+    loginAttempts: core.loginAttempts('password-login'),
     removedUsers: new Set(),
   };
   // From the bus, so a removal on any node counts (core.ts publishes it).
@@ -39,6 +40,9 @@ export function createDmHub(core: Core): Hub {
     maxBufferedBytes: core.config.sendQueueBytes,
     heartbeatSeconds: core.config.wsHeartbeat,
     origins: core.config.origins,
+    messagesPerSecond: core.config.messagesPerSecond,
+    addresses: addressLimitsOf(core),
+    errorBody: (status, message) => envelopeText(status, message),
   });
 
   const app = seedRoutes(ctx);

@@ -1,9 +1,28 @@
 // Seed 000's user_id is the directory's username. Notifying or adding someone who does not exist yet
 // creates them (without a password), so what is sent to them waits until they first connect; the
 // original lost those messages.
-import { DirectoryError, type PublicUser } from '../../core/directory.ts';
+import { checkUsername, DirectoryError, type PublicUser } from '../../core/directory.ts';
 import type { Core } from '../../core/core.ts';
 import { FieldError } from './errors.ts';
+
+/**
+ * Finds or creates every user of a list, after checking them all: a refused request must not have
+ * created some of them already.
+ */
+export async function ensureUsers(core: Core, usernames: unknown[], field: string): Promise<PublicUser[]> {
+  for (const username of usernames) {
+    if (typeof username !== 'string') throw new FieldError(field, 'User id must be a string');
+    try {
+      checkUsername(username);
+    } catch (error) {
+      if (error instanceof DirectoryError) throw new FieldError(field, error.message);
+      throw error;
+    }
+  }
+  const users: PublicUser[] = [];
+  for (const username of usernames) users.push(await ensureUser(core, username, field));
+  return users;
+}
 
 export async function ensureUser(core: Core, username: unknown, field = 'user_id'): Promise<PublicUser> {
   if (typeof username !== 'string') throw new FieldError(field, 'User id must be a string');

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Core } from '../../core/core.ts';
 import { tokenUser } from '../../core/token-user.ts';
+import { redactUrl } from '../../log.ts';
 import { vvUser } from './vv-user.ts';
 
 export interface TokenOwner {
@@ -58,7 +59,7 @@ export class AccessTokens {
         signal: AbortSignal.timeout(presenceAuthTimeout * 1000),
       });
     } catch (error) {
-      this.#core.log.warn('presence.auth_url_unreachable', { url: presenceAuthUrl, error: (error as Error).name });
+      this.#core.log.warn('presence.auth_url_unreachable', { url: redactUrl(presenceAuthUrl), error: (error as Error).name });
       return 'unreachable';
     }
     if (response.status !== 200) {

@@ -3,6 +3,7 @@
 // error frame and the socket stays open.
 import type { RawData, WebSocket } from 'ws';
 import type { Core } from '../../core/core.ts';
+import { userIdOf } from '../../core/directory.ts';
 import { ConnectionLimitError } from '../../core/presence.ts';
 import { closeReasons, type Session } from '../../core/session.ts';
 import { isUnavailable, unavailableMessage } from '../../store/types.ts';
@@ -76,7 +77,7 @@ export class PresenceConnection {
       case 'HELLO':
         return this.#hello(request);
       case 'sendMessageToUser': {
-        const target = Number(args.id);
+        const target = userIdOf(args.id);
         if (!Number.isSafeInteger(target) || target < 1) return failureFrame(name, reqId, 'id must be a user id');
         if (args.message === undefined) return failureFrame(name, reqId, 'message is missing');
         const frame = messageFrame(this.#session.userId!, args.message);
@@ -109,7 +110,7 @@ export class PresenceConnection {
     if (typeof token !== 'string' || token === '') return failureFrame(name, reqId, 'missing accesstoken');
     const owner = await accessTokens.ownerOf(token);
     if (!owner) return failureFrame(name, reqId, 'invalid token');
-    if (args.userid !== undefined && Number(args.userid) !== owner.userId) return failureFrame(name, reqId, 'userid mismatch');
+    if (args.userid !== undefined && userIdOf(args.userid) !== owner.userId) return failureFrame(name, reqId, 'userid mismatch');
     if (this.#session.closed) return undefined;
     if (!(await core.presence.hasRoomFor(owner.userId, this.#session))) {
       return failureFrame(name, reqId, new ConnectionLimitError(core.config.connectionsPerUser).message);

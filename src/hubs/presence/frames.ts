@@ -2,6 +2,7 @@
 // {"type": "<name>", ...args}; "event" or "action" may stand for "type", arguments may sit at the top
 // level or in "data", names match case-insensitively, and it-coral's Socket.IO event names are
 // accepted as aliases. A client's "reqId" is echoed in the reply.
+import { deeperThan, maxJsonDepth } from '../../transports/json-depth.ts';
 
 export type RequestName =
   | 'HELLO'
@@ -49,13 +50,15 @@ export function parseRequest(text: string): ParseResult {
   if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) return { ok: false, error: 'a frame is a JSON object' };
   const fields = frame as Record<string, unknown>;
   const reqId = validReqId(fields.reqId);
+  if (deeperThan(frame)) return { ok: false, error: `JSON nested deeper than ${maxJsonDepth} levels`, reqId };
   const type = fields.type ?? fields.event ?? fields.action;
   const key = typeof type === 'string' ? type.toLowerCase() : '';
   const name = Object.hasOwn(names, key) ? names[key] : undefined;
   if (!name) return { ok: false, error: 'unknown type', reqId };
   const nested = typeof fields.data === 'object' && fields.data !== null && !Array.isArray(fields.data) ? (fields.data as Record<string, unknown>) : {};
-  const args: Record<string, unknown> = { ...nested };
-  for (const [key, value] of Object.entries(fields)) if (!envelopeKeys.has(key)) args[key] = value;
+  // No prototype: a "__proto__" field must stay a field, not become where lookups of args go.
+  const args: Record<string, unknown> = Object.create(null);
+  for (const [key, value] of [...Object.entries(nested), ...Object.entries(fields)]) if (!envelopeKeys.has(key)) args[key] = value;
   return { ok: true, request: { name, reqId, args } };
 }
 

@@ -1,6 +1,7 @@
 // Hub presence (seed 001): a WebSocket protocol for who is online, messages to all sockets of a user,
 // and online-status subscriptions. Online means a live authenticated connection on any hub.
 import { Hono } from 'hono';
+import { addressLimitsOf } from '../../core/address-limits.ts';
 import type { Core } from '../../core/core.ts';
 import { SharedFrame, type Session } from '../../core/session.ts';
 import { WebSocketEndpoint } from '../../transports/websocket.ts';
@@ -25,6 +26,10 @@ export function createPresenceHub(core: Core): Hub {
     maxBufferedBytes: core.config.sendQueueBytes,
     heartbeatSeconds: core.config.wsHeartbeat,
     origins: core.config.origins,
+    messagesPerSecond: core.config.messagesPerSecond,
+    addresses: addressLimitsOf(core),
+    // Seed 001 refused over HTTP with {"error": "..."} (as its identity routes do here).
+    errorBody: (_status, message) => JSON.stringify({ error: message }),
   });
   // The brief: on every online/offline change, every socket gets the list of online ids. Sockets that
   // have not said HELLO get nothing (the original leaked the list to unauthenticated sockets).
@@ -48,7 +53,7 @@ export function createPresenceHub(core: Core): Hub {
       new PresenceConnection(state, ws, session);
     });
 
-  const loginAttempts = core.loginAttempts('presence-login');
+  const loginAttempts = core.loginAttempts('password-login');
   const app = new Hono();
   identityRoutes(app, core, loginAttempts);
   onlineRoute(app, core);

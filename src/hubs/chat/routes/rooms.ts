@@ -6,7 +6,9 @@ import type { ChatContext, ChatEnv } from '../context.ts';
 import { chatError } from '../errors.ts';
 import { newestFirst } from '../history.ts';
 import { postMessage } from '../posting.ts';
-import { canAccess, ensurePrivateRoom, generalRoom, parseRoomId, privateRoomId, roomView } from '../rooms.ts';
+import { userIdOf } from '../../../core/directory.ts';
+import { longerThan } from '../../../core/text-length.ts';
+import { canAccess, ensurePrivateRoom, generalRoom, parseRoomId, privateRoomId, roomIdTooLong, roomView } from '../rooms.ts';
 
 const maxOffset = 100_000;
 
@@ -38,13 +40,14 @@ export function roomRoutes(app: Hono<ChatEnv>, ctx: ChatContext): void {
     const body = await readJsonBody(c, core.config.bodyLimit);
     if (!body.ok) return chatError(c, body.status, body.message);
     const { user1, user2 } = (body.value ?? {}) as Record<string, unknown>;
-    const [a, b] = [Number(user1), Number(user2)];
+    const [a, b] = [userIdOf(user1), userIdOf(user2)];
     if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b) || a < 1 || b < 1 || a === b) {
       return chatError(c, 400, 'user1 and user2 are two different user ids');
     }
     if (a !== session.user.id && b !== session.user.id) return chatError(c, 403, 'You can open only your own rooms');
     if (!(await core.directory.getUser(a === session.user.id ? b : a))) return chatError(c, 404, 'No such user');
     const roomId = privateRoomId(a, b);
+    if (longerThan(roomId, core.config.roomNameLength)) return chatError(c, 400, roomIdTooLong(core.config.roomNameLength));
     const existed = (await core.store.meta.getRoom(roomId)) !== undefined;
     await ensurePrivateRoom(core, roomId, a < b ? [a, b] : [b, a]);
     return c.json(await roomView(core, roomId), existed ? 200 : 201);
@@ -53,6 +56,7 @@ export function roomRoutes(app: Hono<ChatEnv>, ctx: ChatContext): void {
   app.get('/room/:roomId/messages', async (c) => {
     const session = await loggedIn(c);
     if (session instanceof Response) return session;
+    if (longerThan(c.req.param('roomId'), core.config.roomNameLength)) return chatError(c, 400, roomIdTooLong(core.config.roomNameLength));
     const room = parseRoomId(c.req.param('roomId'));
     if (!room) return chatError(c, 400, 'Invalid room id');
     if (!canAccess(room, session.user.id)) return chatError(c, 403, 'Not a member of this room');

@@ -14,7 +14,9 @@ export function streamRoutes(app: Hono<ChatEnv>, ctx: ChatContext): void {
     const login = await ctx.sessions.current(c);
     if (!login) return chatError(c, 401, 'Not logged in');
     const session = await openUserStream(core, c.env, { hub: 'chat', userId: login.user.id, origin: c.req.header('origin') });
-    if (!session) return chatError(c, 429, 'Too many connections for this user');
+    if (session === 'user') return chatError(c, 429, 'Too many connections for this user');
+    if (session === 'address') return chatError(c, 429, 'Too many connections from this address');
+    session.expireAt(login.expiresAt);
     const lastEventId = c.req.header('last-event-id') ?? c.req.query('lastEventId');
     followEvents(core, ctx.events, session, lastEventId, (event) => event.sseFrame, (json) => `data: ${json}\n\n`);
     return RESPONSE_ALREADY_SENT;

@@ -1,14 +1,28 @@
 // /api/group: groups by name, with members. Seed 000 stubbed all of it (and wrote its DELETE route
-// with {braces}, so it always answered 404).
+// with {braces}, so it always answered 404). A group id has at most room_name_length characters.
 import type { Hono } from 'hono';
+import { longerThan } from '../../../core/text-length.ts';
 import type { GroupRecord } from '../../../store/types.ts';
 import { StoreError } from '../../../store/types.ts';
 import { readJsonBody } from '../../../transports/json-body.ts';
 import type { NotifyContext, NotifyEnv } from '../context.ts';
 import { notifyError, validationError } from '../errors.ts';
-import { ensureUser, paging } from '../users.ts';
+import { ensureUser, ensureUsers, paging } from '../users.ts';
 
-const groupIdPattern = /^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,63}$/;
+const groupIdPattern = /^[A-Za-z0-9][A-Za-z0-9._:@+-]*$/;
+
+/** What is wrong with a group id (undefined: nothing); the length first, so a long id is not scanned. */
+export function groupIdProblem(groupId: unknown, maxLength: number): string | undefined {
+  if (typeof groupId === 'string' && longerThan(groupId, maxLength)) return groupIdTooLong(maxLength);
+  if (typeof groupId !== 'string' || !groupIdPattern.test(groupId)) {
+    return 'Group id has letters, digits or ._:@+- and starts with a letter or digit';
+  }
+  return undefined;
+}
+
+export function groupIdTooLong(maxLength: number): string {
+  return `Group id has at most ${maxLength} characters`;
+}
 
 export function groupRoutes(app: Hono<NotifyEnv>, ctx: NotifyContext): void {
   const { core } = ctx;
@@ -27,14 +41,13 @@ export function groupRoutes(app: Hono<NotifyEnv>, ctx: NotifyContext): void {
     if (!body.ok) return notifyError(c, body.status, body.message);
     const fields = (body.value ?? {}) as Record<string, unknown>;
     const groupId = fields.group_id ?? fields.name;
-    if (typeof groupId !== 'string' || !groupIdPattern.test(groupId)) {
-      return validationError(c, { group_id: 'Group id has 1 to 64 letters, digits or ._:@+- and starts with a letter or digit' });
-    }
+    const problem = groupIdProblem(groupId, core.config.roomNameLength);
+    if (problem !== undefined) return validationError(c, { group_id: problem });
     if (fields.users !== undefined && !Array.isArray(fields.users)) return validationError(c, { users: 'Users must be a list of user ids' });
-    const members = [];
-    for (const username of (fields.users as unknown[] | undefined) ?? []) members.push((await ensureUser(core, username, 'users')).id);
+    if (await core.store.meta.getGroup(groupId as string)) return notifyError(c, 409, 'Group already exists');
+    const members = (await ensureUsers(core, (fields.users as unknown[] | undefined) ?? [], 'users')).map((user) => user.id);
     try {
-      const group = await core.store.meta.createGroup(groupId, [...new Set(members)]);
+      const group = await core.store.meta.createGroup(groupId as string, [...new Set(members)]);
       return c.json({ group_id: group.id, users: await usernames(group) }, 201);
     } catch (error) {
       if (error instanceof StoreError && error.code === 'EEXIST') return notifyError(c, 409, 'Group already exists');

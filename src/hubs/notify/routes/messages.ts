@@ -4,7 +4,7 @@ import type { UserId } from '../../../store/types.ts';
 import { readJsonBody } from '../../../transports/json-body.ts';
 import type { NotifyContext, NotifyEnv } from '../context.ts';
 import { FieldError, notifyError, validationError } from '../errors.ts';
-import { ensureUser } from '../users.ts';
+import { ensureUsers } from '../users.ts';
 
 const maxAckIds = 1000;
 
@@ -24,7 +24,7 @@ export function messageRoutes(app: Hono<NotifyEnv>, ctx: NotifyContext): void {
     for (const groupId of groupIds) {
       for (const member of (await core.store.meta.getGroup(groupId))?.members ?? []) recipients.add(member);
     }
-    for (const username of usernames) recipients.add((await ensureUser(core, username, 'users')).id);
+    for (const user of await ensureUsers(core, usernames, 'users')) recipients.add(user.id);
     const notifications = await core.store.notifications.enqueue([...recipients], payload);
     ctx.deliveries.publish(notifications, payload);
     return c.json({ recipients: recipients.size }, 202);

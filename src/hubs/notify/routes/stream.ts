@@ -4,6 +4,7 @@ import type { Context, Hono } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { closeReasons } from '../../../core/session.ts';
 import { TokenError } from '../../../core/tokens.ts';
+import { isUnavailable } from '../../../store/types.ts';
 import { openUserStream } from '../../../transports/sse.ts';
 import type { NotifyContext, NotifyEnv } from '../context.ts';
 import { notifyError } from '../errors.ts';
@@ -22,16 +23,14 @@ export function streamRoutes(app: Hono<NotifyEnv>, ctx: NotifyContext): void {
     const identity = await identify(c, ctx);
     if (identity instanceof Response) return identity;
     const session = await openUserStream(core, c.env, { hub: 'notify', userId: identity.userId, origin: c.req.header('origin') });
-    if (!session) return notifyError(c, 429, 'Too many connections for this user');
+    if (session === 'user') return notifyError(c, 429, 'Too many connections for this user');
+    if (session === 'address') return notifyError(c, 429, 'Too many connections from this address');
     core.log.info('notify.stream_opened', { userId: identity.userId, remote: session.remoteAddress });
     session.onClose((reason) => core.log.info('notify.stream_closed', { userId: identity.userId, reason: reason.text }));
-    if (identity.expiresAt !== undefined) {
-      const timer = setTimeout(() => session.close(closeReasons.tokenExpired), identity.expiresAt * 1000 - Date.now());
-      session.onClose(() => clearTimeout(timer));
-    }
+    if (identity.expiresAt !== undefined) session.expireAt(identity.expiresAt);
     ctx.deliveries.attach(session, identity.userId, lastEventId(c)).catch((error: unknown) => {
-      core.log.error('notify.replay_failed', { userId: identity.userId, error });
-      session.close(closeReasons.shutdown);
+      if (!isUnavailable(error)) core.log.error('notify.replay_failed', { userId: identity.userId, error });
+      session.close(closeReasons.tryAgainLater);
     });
     return RESPONSE_ALREADY_SENT;
   });

@@ -1,0 +1,14 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { deeperThan, maxJsonDepth } from './json-depth.ts';
+
+const nested = (levels: number): unknown => JSON.parse('['.repeat(levels) + ']'.repeat(levels));
+
+test('values up to the limit pass, one level more does not, and huge depths are no stack overflow', () => {
+  assert.equal(deeperThan(nested(maxJsonDepth)), false);
+  assert.equal(deeperThan(nested(maxJsonDepth + 1)), true);
+  assert.equal(deeperThan(nested(100_000)), true);
+  assert.equal(deeperThan({ a: { b: [1, { c: 'x' }] } }, 3), false);
+  assert.equal(deeperThan({ a: { b: [1, { c: {} }] } }, 3), true);
+  for (const flat of [null, 1, 'text', true, [], {}]) assert.equal(deeperThan(flat), false);
+});
