@@ -65,6 +65,17 @@ export class TokenBucket {
 const defaultErrorBody = (_status: number, message: string) => JSON.stringify({ error: message });
 
 /** Browsers send Origin; a page may connect from its own origin or from a configured one. */
+/**
+ * What ws would refuse in a handshake, found first so a hub can refuse in its own error shape
+ * (ws answers with its own text/html 400).
+ */
+export function handshakeProblem(request: IncomingMessage): string | undefined {
+  if (!/^[+/0-9A-Za-z]{22}==$/.test(request.headers['sec-websocket-key'] ?? '')) return 'missing or invalid Sec-WebSocket-Key header';
+  const version = request.headers['sec-websocket-version'];
+  if (version !== '13' && version !== '8') return 'missing or invalid Sec-WebSocket-Version header';
+  return undefined;
+}
+
 export function originAllowed(request: IncomingMessage, origins: readonly string[]): boolean {
   const origin = request.headers.origin;
   if (origin === undefined) return true;

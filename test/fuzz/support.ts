@@ -863,15 +863,15 @@ export function signatureStatus(master: Uint8Array, kind: TokenKind, token: stri
 }
 
 /**
- * A credential the server never signed must not get in: no success for it. A real signature written
- * non-canonically does get in (known bug, todo tests): counted as a note.
+ * A credential the server never signed must not get in: no success for it, nor for a real signature
+ * written non-canonically (base64url's unused low bits changed).
  */
 export function assertForgedRefused(tally: Tally, master: Uint8Array, kind: TokenKind, forged: string | undefined, answer: Answer, what: string): void {
   // Only answers of the route itself count: a dot segment (/rooms/%2e%2e) may take the request elsewhere.
   if (forged === undefined || !String(answer.headers['content-type'] ?? '').includes('application/json')) return;
   const status = signatureStatus(master, kind, forged);
   if (status === 'garbage') assert.ok(answer.status >= 400, `${what}: a token the server never signed was let in (${answer.status}): ${forged.slice(0, 200)}`);
-  else if (status === 'non-canonical' && answer.status < 400) tally.note('known bug: a non-canonical signature accepted');
+  else if (status === 'non-canonical') assert.ok(answer.status >= 400, `${what}: a signature written non-canonically was let in (${answer.status})`);
 }
 
 /**

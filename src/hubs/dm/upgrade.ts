@@ -10,7 +10,7 @@ import type { PublicUser } from '../../core/directory.ts';
 import { ConnectionLimitError } from '../../core/presence.ts';
 import { closeReasons, type Session } from '../../core/session.ts';
 import { refuseUpgrade } from '../../transports/refuse-upgrade.ts';
-import { originAllowed, type WebSocketEndpoint } from '../../transports/websocket.ts';
+import { handshakeProblem, originAllowed, type WebSocketEndpoint } from '../../transports/websocket.ts';
 import { isUnavailable } from '../../store/types.ts';
 import type { UpgradeRoute } from '../hub.ts';
 import { identify, isFailure, tokenFromAuthorization, type Identity } from './auth.ts';
@@ -74,6 +74,8 @@ async function open(ctx: DmContext, endpoint: WebSocketEndpoint, prefix: string,
     return refuse(socket, 429, closeReasons.tooManyConnections.text);
   }
   if (socket.destroyed) return;
+  const problem = handshakeProblem(request);
+  if (problem !== undefined) return refuse(socket, 400, problem);
   endpoint.accept(request, socket, head, (ws, session) => opened(ctx, ws, session, identity, peer, resume));
 }
 
