@@ -8,7 +8,8 @@ test('values up to the limit pass, one level more does not, and huge depths are 
   assert.equal(deeperThan(nested(maxJsonDepth)), false);
   assert.equal(deeperThan(nested(maxJsonDepth + 1)), true);
   assert.equal(deeperThan(nested(100_000)), true);
-  assert.equal(deeperThan({ a: { b: [1, { c: 'x' }] } }, 3), false);
-  assert.equal(deeperThan({ a: { b: [1, { c: {} }] } }, 3), true);
+  // levels: the object 1, a's value 2, b's array 3, the object in it 4
+  assert.equal(deeperThan({ a: { b: [1, 'x'] } }, 3), false);
+  assert.equal(deeperThan({ a: { b: [1, { c: 'x' }] } }, 3), true);
   for (const flat of [null, 1, 'text', true, [], {}]) assert.equal(deeperThan(flat), false);
 });

@@ -6,14 +6,30 @@ describe('presence frames', () => {
   test("the brief's requests parse, with type/event/action, args at the top or in data, any case", () => {
     assert.deepEqual(parseRequest('{"type":"HELLO","userid":42,"accesstoken":"t"}'), {
       ok: true,
-      request: { name: 'HELLO', reqId: undefined, args: { userid: 42, accesstoken: 't' } },
+      request: { name: 'HELLO', reqId: undefined, args: withoutPrototype({ userid: 42, accesstoken: 't' }) },
     });
     assert.deepEqual(parseRequest('{"event":"sendmessagetouser","data":{"id":7,"message":{"a":1}},"reqId":"r1"}'), {
       ok: true,
-      request: { name: 'sendMessageToUser', reqId: 'r1', args: { id: 7, message: { a: 1 } } },
+      request: { name: 'sendMessageToUser', reqId: 'r1', args: withoutPrototype({ id: 7, message: { a: 1 } }) },
     });
     assert.equal((parseRequest('{"action":"GetAllOnline"}') as { request: { name: string } }).request.name, 'getAllOnline');
     assert.equal((parseRequest('{"type":"USER_HELLO_EVENT","userToken":"t"}') as { request: { name: string } }).request.name, 'HELLO');
+  });
+
+  test('a "__proto__" field is a field: it neither becomes the arguments\' prototype nor hides them', () => {
+    const parsed = parseRequest('{"type":"HELLO","__proto__":{"accesstoken":"hidden"},"data":{"__proto__":{"userid":1}}}');
+    assert.ok(parsed.ok);
+    const { args } = parsed.request;
+    assert.equal(Object.getPrototypeOf(args), null);
+    assert.equal(args.accesstoken, undefined);
+    assert.equal(args.userid, undefined);
+    assert.deepEqual(Object.keys(args), ['__proto__']);
+  });
+
+  test('frames nested deeper than 64 levels are refused whole, with their reqId', () => {
+    const deep = `{"type":"ping","reqId":"d","x":${'['.repeat(64)}${']'.repeat(64)}}`;
+    assert.deepEqual(parseRequest(deep), { ok: false, error: 'JSON nested deeper than 64 levels', reqId: 'd' });
+    assert.equal(parseRequest(`{"type":"ping","x":${'['.repeat(62)}${']'.repeat(62)}}`).ok, true);
   });
 
   test('bad frames say why, echoing the reqId when there is one', () => {
@@ -36,3 +52,7 @@ describe('presence frames', () => {
     assert.equal(messageFrame(42, { text: 'hi' }), '{"type":"message","from":42,"message":{"text":"hi"}}');
   });
 });
+
+function withoutPrototype(fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.assign(Object.create(null) as Record<string, unknown>, fields);
+}
