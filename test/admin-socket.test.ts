@@ -46,6 +46,11 @@ describe('admin socket', () => {
     assert.equal(unknown.error.code, 'unknown_op');
     const wrongType = JSON.parse(await exchange(socketPath, '{"op":"user.add","args":{"username":42}}\n'));
     assert.deepEqual(wrongType, { ok: false, error: { code: 'invalid', message: 'expected text' } });
+    const notList = JSON.parse(await exchange(socketPath, '{"op":"group.add","args":{"groupId":"g","members":"alice"}}\n'));
+    assert.deepEqual(notList, { ok: false, error: { code: 'invalid', message: 'expected a list of text' } });
+    const unknownMember = JSON.parse(await exchange(socketPath, '{"op":"group.add","args":{"groupId":"g","members":["nobody"]}}\n'));
+    assert.deepEqual(unknownMember, { ok: false, error: { code: 'not_found', message: 'no user nobody' } });
+    assert.deepEqual(JSON.parse(await exchange(socketPath, '{"op":"group.list","args":{}}\n')), { ok: true, result: { items: [], total: 0 } });
     const info = JSON.parse(await exchange(socketPath, '{"op":"server.info","args":{}}\n'));
     assert.equal(info.ok, true);
     assert.equal(info.result.pid, server.child.pid);

@@ -2,14 +2,26 @@
 // no server runs (it then opens the store itself). Arguments arrive as untyped JSON.
 import type { Directory } from '../core/directory.ts';
 import { DirectoryError } from '../core/directory.ts';
+import type { GroupAdmin } from '../core/groups.ts';
+import type { Tokens } from '../core/tokens.ts';
 import { commit, version } from '../version.ts';
 import type { AdminAnswer } from './protocol.ts';
+import { tokenOperations } from './token-operations.ts';
 
 export type AdminArgs = Record<string, unknown>;
 export type AdminOperations = Record<string, (args: AdminArgs) => Promise<unknown>>;
 
-export function adminOperations(directory: Directory): AdminOperations {
+export interface AdminServices {
+  /** notify's groups; without it the group.* operations are unknown. */
+  groups?: GroupAdmin;
+  /** The server's tokens (or ones built from the store's key); without them the token.* operations fail. */
+  tokens?: Tokens;
+}
+
+export function adminOperations(directory: Directory, services: AdminServices = {}): AdminOperations {
   return {
+    ...(services.groups ? groupOperations(services.groups) : {}),
+    ...tokenOperations(directory, services.tokens),
     'server.info': async () => ({ pid: process.pid, version, commit }),
     'user.add': (a) =>
       directory.addUser({ username: text(a.username), name: optionalText(a.name), password: optionalText(a.password), admin: a.admin === true }),
@@ -19,6 +31,15 @@ export function adminOperations(directory: Directory): AdminOperations {
     'client.add': (a) => directory.addClient(text(a.clientId), optionalText(a.secret)),
     'client.list': () => directory.listClients(),
     'client.remove': (a) => directory.removeClient(text(a.clientId)),
+  };
+}
+
+function groupOperations(groups: GroupAdmin): AdminOperations {
+  return {
+    'group.add': (a) => groups.add(text(a.groupId), optionalTextList(a.members)),
+    'group.list': (a) => groups.list({ offset: optionalNumber(a.offset), limit: optionalNumber(a.limit) }),
+    'group.remove': (a) => groups.remove(text(a.groupId)),
+    'group.members': (a) => groups.changeMembers(text(a.groupId), { add: optionalTextList(a.add), remove: optionalTextList(a.remove) }),
   };
 }
 
@@ -40,6 +61,12 @@ function text(value: unknown): string {
 
 function optionalText(value: unknown): string | undefined {
   return value === undefined || value === null ? undefined : text(value);
+}
+
+function optionalTextList(value: unknown): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) throw new DirectoryError('invalid', 'expected a list of text');
+  return value.map(text);
 }
 
 function optionalNumber(value: unknown): number | undefined {

@@ -5,7 +5,9 @@ import { adminOperations, runOperation, type AdminArgs } from '../admin/operatio
 import { adminSocketPath } from '../admin/socket-path.ts';
 import { joinCluster } from '../cluster/cluster.ts';
 import type { Config } from '../config.ts';
+import { createTokens } from '../core/core.ts';
 import { Directory } from '../core/directory.ts';
+import { GroupAdmin } from '../core/groups.ts';
 import { createLogger } from '../log.ts';
 import { openStore } from '../store/open.ts';
 import { StoreError } from '../store/types.ts';
@@ -33,7 +35,9 @@ async function runLocally(config: Config, op: string, args: AdminArgs) {
   const directory = new Directory(store);
   if (cluster) directory.onUserRemoved((user) => cluster.bus.publish('users.removed', user.id));
   try {
-    return await runOperation(adminOperations(directory), op, args);
+    // Only token commands need the signing key (reading it may create it, as the server would).
+    const tokens = op.startsWith('token.') ? await createTokens(config, store) : undefined;
+    return await runOperation(adminOperations(directory, { groups: new GroupAdmin(store, directory, config.roomNameLength), tokens }), op, args);
   } finally {
     await cluster?.leave();
     await store.close();

@@ -7,8 +7,10 @@ import { commit, version } from '../version.ts';
 import { clientCommand } from './client.ts';
 import { configCommand } from './config.ts';
 import { CliError } from './errors.ts';
+import { groupCommand } from './group.ts';
 import { migrateCommand } from './migrate.ts';
 import { serveCommand } from './serve.ts';
+import { tokenCommand } from './token.ts';
 import { userCommand } from './user.ts';
 
 function program(): Command {
@@ -19,6 +21,8 @@ function program(): Command {
     .addCommand(serveCommand())
     .addCommand(userCommand())
     .addCommand(clientCommand())
+    .addCommand(groupCommand())
+    .addCommand(tokenCommand())
     .addCommand(configCommand())
     .addCommand(migrateCommand())
     .addHelpText('after', `

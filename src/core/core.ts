@@ -26,15 +26,20 @@ export interface Core {
   startedAt: number;
 }
 
-export async function createCore(config: Config, store: Store, plainLog: Logger): Promise<Core> {
-  const recentErrors = new RecentErrors();
-  const log = recentErrors.wrap(plainLog);
+/** The signing keys and lifetimes of the configuration (also used by the CLI when no server runs). */
+export async function createTokens(config: Config, store: Store): Promise<Tokens> {
   const secret = config.jwtSecret !== '' ? new TextEncoder().encode(config.jwtSecret) : await store.secret('signing', 32);
-  const tokens = new Tokens(secret, {
+  return new Tokens(secret, {
     client: config.clientTokenTtl,
     user: config.userTokenTtl,
     stream: config.streamTokenTtl,
   });
+}
+
+export async function createCore(config: Config, store: Store, plainLog: Logger): Promise<Core> {
+  const recentErrors = new RecentErrors();
+  const log = recentErrors.wrap(plainLog);
+  const tokens = await createTokens(config, store);
   const directory = new Directory(store);
   const presence = new Presence(config.connectionsPerUser);
   const cluster = await joinCluster(config, log);

@@ -68,15 +68,18 @@ export class Tokens {
     return this.#lifetimes[kind];
   }
 
-  /** `extra` carries compatibility claims a seed's clients read (e.g. dm's `email`). */
-  async issue(kind: TokenKind, subject: string, username?: string, extra: Record<string, string> = {}): Promise<string> {
+  /**
+   * `extra` carries compatibility claims a seed's clients read (e.g. dm's `email`); `lifetime`
+   * (seconds) overrides the configured one (`flashhub token user --ttl`).
+   */
+  async issue(kind: TokenKind, subject: string, username?: string, extra: Record<string, string> = {}, lifetime = this.#lifetimes[kind]): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
     return new SignJWT({ ...extra, typ: kind, ...(username === undefined ? {} : { name: username }) })
       .setProtectedHeader({ alg: algorithm, typ: 'JWT' })
       .setIssuer(issuer)
       .setSubject(subject)
       .setIssuedAt(now)
-      .setExpirationTime(now + this.#lifetimes[kind])
+      .setExpirationTime(now + lifetime)
       .setJti(randomUUID())
       .sign(this.#keys[kind]);
   }
@@ -99,6 +102,49 @@ export class Tokens {
       expiresAt: payload.exp,
       tokenId: typeof payload.jti === 'string' ? payload.jti : '',
     };
+  }
+
+  /**
+   * What a token is and whether it verifies now, or why not, for `flashhub token verify`: finds the
+   * kind whose key signed it, then checks the claims as verify() does. Unverified claims are
+   * reported too (signatureValid false) so a foreign or tampered token can still be read.
+   */
+  explain(token: string): TokenExplanation {
+    const parts = token.trim().split('.');
+    if (parts.length !== 3 || !parts.every((part) => base64url.test(part))) {
+      return { valid: false, signatureValid: false, problem: 'wrong format: not a compact JWT (three base64url parts separated by dots)' };
+    }
+    let header: Record<string, unknown>;
+    let payload: Record<string, unknown>;
+    try {
+      header = parseJson(parts[0]!);
+      payload = parseJson(parts[1]!);
+    } catch {
+      return { valid: false, signatureValid: false, problem: 'wrong format: its header or payload is not a JSON object' };
+    }
+    const claims = claimsOf(payload);
+    const signedAs = tokenKinds.find((kind) => {
+      try {
+        verifyHs256(token.trim(), this.#keys[kind]);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (signedAs === undefined) {
+      const problem = header.alg !== algorithm ? `wrong format: algorithm ${String(header.alg)}, not ${algorithm}` : "bad signature: not signed with this server's key";
+      return { ...claims, valid: false, signatureValid: false, problem };
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const result = { ...claims, kind: signedAs, signatureValid: true };
+    if (payload.typ !== signedAs) return { ...result, valid: false, problem: `wrong kind: signed with the ${signedAs} key but claims ${String(payload.typ)}` };
+    if (typeof payload.exp !== 'number' || typeof payload.sub !== 'string' || payload.iss !== issuer) {
+      return { ...result, valid: false, problem: 'wrong format: missing or foreign claims (exp, sub, iss)' };
+    }
+    if (payload.exp <= now) return { ...result, valid: false, problem: 'expired' };
+    if (typeof payload.nbf === 'number' && payload.nbf > now) return { ...result, valid: false, problem: 'not yet valid' };
+    if (typeof payload.jti === 'string' && this.#revoked.has(payload.jti)) return { ...result, valid: false, problem: 'revoked' };
+    return { ...result, valid: true };
   }
 
   #verifiedPayload(token: string, kind: TokenKind): Record<string, unknown> {
@@ -130,6 +176,36 @@ export class Tokens {
     for (const [id, expiresAt] of this.#revoked) if (expiresAt < now) this.#revoked.delete(id);
     if (claims.tokenId !== '') this.#revoked.set(claims.tokenId, claims.expiresAt);
   }
+}
+
+export interface TokenExplanation {
+  valid: boolean;
+  /** Why it is not valid: wrong format, bad signature, wrong kind, expired, not yet valid, revoked. */
+  problem?: string;
+  /** Whether one of this server's keys signed it; when not, the claims below are unverified. */
+  signatureValid: boolean;
+  /** The kind whose key signed it, or (unverified) the kind it claims. */
+  kind?: string;
+  subject?: string;
+  username?: string;
+  issuedAt?: number; // unix seconds
+  expiresAt?: number; // unix seconds
+  tokenId?: string;
+}
+
+const tokenKinds: readonly TokenKind[] = ['user', 'stream', 'client'];
+
+function claimsOf(payload: Record<string, unknown>): Omit<TokenExplanation, 'valid' | 'signatureValid'> {
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  const seconds = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
+  return {
+    kind: text(payload.typ),
+    subject: text(payload.sub),
+    username: text(payload.name),
+    issuedAt: seconds(payload.iat),
+    expiresAt: seconds(payload.exp),
+    tokenId: text(payload.jti),
+  };
 }
 
 /** Enough for every live connection's token of a busy node; a full cache simply starts over. */

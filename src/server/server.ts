@@ -7,6 +7,7 @@ import { listenAdmin, type AdminServer } from '../admin/server.ts';
 import { adminSocketPath } from '../admin/socket-path.ts';
 import type { Config } from '../config.ts';
 import { createCore, type Core } from '../core/core.ts';
+import { GroupAdmin } from '../core/groups.ts';
 import { loadDemo } from '../core/demo.ts';
 import type { Hub } from '../hubs/hub.ts';
 import type { Logger } from '../log.ts';
@@ -48,7 +49,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const onUpgrade = traffic.upgrades(routeUpgrades(hubs, config.legacyRoutes));
     const addresses = [{ host: config.host, port: config.port }, ...config.listen];
     const listeners = (parts.listeners = await listenAll(addresses, onRequest, onUpgrade, tls));
-    const admin = (parts.admin = await listenAdmin(adminSocketPath(config.data), adminOperations(core.directory), log));
+    const admin = (parts.admin = await listenAdmin(adminSocketPath(config.data), adminOperations(core.directory, { groups: new GroupAdmin(core.store, core.directory, config.roomNameLength), tokens: core.tokens }), log));
     if (tls) {
       log.info('server.tls', { certificate: config.tlsCert, subject: tls.subject, validTo: tls.validTo });
       if (tls.expired) log.warn('server.tls_certificate_expired', { certificate: config.tlsCert, validTo: tls.validTo });

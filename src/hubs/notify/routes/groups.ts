@@ -1,28 +1,13 @@
 // /api/group: groups by name, with members. Seed 000 stubbed all of it (and wrote its DELETE route
 // with {braces}, so it always answered 404). A group id has at most room_name_length characters.
 import type { Hono } from 'hono';
-import { longerThan } from '../../../core/text-length.ts';
+import { groupIdProblem } from '../../../core/groups.ts'; // shared with `flashhub group add`
 import type { GroupRecord } from '../../../store/types.ts';
 import { StoreError } from '../../../store/types.ts';
 import { readJsonBody } from '../../../transports/json-body.ts';
 import type { NotifyContext, NotifyEnv } from '../context.ts';
 import { notifyError, validationError } from '../errors.ts';
 import { ensureUser, ensureUsers, paging } from '../users.ts';
-
-const groupIdPattern = /^[A-Za-z0-9][A-Za-z0-9._:@+-]*$/;
-
-/** What is wrong with a group id (undefined: nothing); the length first, so a long id is not scanned. */
-export function groupIdProblem(groupId: unknown, maxLength: number): string | undefined {
-  if (typeof groupId === 'string' && longerThan(groupId, maxLength)) return groupIdTooLong(maxLength);
-  if (typeof groupId !== 'string' || !groupIdPattern.test(groupId)) {
-    return 'Group id has letters, digits or ._:@+- and starts with a letter or digit';
-  }
-  return undefined;
-}
-
-export function groupIdTooLong(maxLength: number): string {
-  return `Group id has at most ${maxLength} characters`;
-}
 
 export function groupRoutes(app: Hono<NotifyEnv>, ctx: NotifyContext): void {
   const { core } = ctx;
