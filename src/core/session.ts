@@ -119,13 +119,14 @@ export class Session {
 
   /** Closes the session ("token expired") when the token it was opened with expires (unix seconds). */
   expireAt(expiresAt: number): void {
-    // setTimeout holds at most 2^31-1 ms (24.8 days); user tokens may live 30 days.
-    const arm = (): NodeJS.Timeout =>
-      setTimeout(() => {
-        if (Date.now() >= expiresAt * 1000) this.close(closeReasons.tokenExpired);
-        else timer = arm();
-      }, Math.min(expiresAt * 1000 - Date.now(), maxTimerMs));
-    let timer = arm();
+    let timer: NodeJS.Timeout | undefined;
+    // setTimeout holds at most 2^31-1 ms (24.8 days); user tokens may live 30 days: re-armed.
+    const arm = (): void => {
+      const left = expiresAt * 1000 - Date.now();
+      if (left <= 0) return this.close(closeReasons.tokenExpired);
+      timer = setTimeout(arm, Math.min(left, maxTimerMs)).unref();
+    };
+    arm();
     this.onClose(() => clearTimeout(timer));
   }
 }

@@ -22,6 +22,12 @@ export interface Hub {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   legacyApp?: Hono<any>;
   upgrades?: UpgradeRoute[];
+  /**
+   * The hub's error shape, for what the server answers under /<name>/ before the hub does (a path
+   * no route takes, a declared body over the limit, an upgrade no route claims). Default:
+   * {"error": message}.
+   */
+  errorBody?(status: number, message: string): unknown;
   /** Called at shutdown, after live sessions were closed. */
   close?(): Promise<void>;
 }

@@ -31,7 +31,7 @@ export function buildApp(core: Core, hubs: Hub[], readiness: Readiness): Hono {
   app.use('*', async (c, next) => {
     const declared = Number(c.req.header('content-length') ?? 0);
     if (declared > core.config.bodyLimit) {
-      return c.json(errorBody(c.req.path, 413, `request body larger than ${core.config.bodyLimit} bytes`), 413, { Connection: 'close' });
+      return c.json(errorBody(hubs, c.req.path, 413, `request body larger than ${core.config.bodyLimit} bytes`), 413, { Connection: 'close' });
     }
     await next();
   });
@@ -50,7 +50,7 @@ export function buildApp(core: Core, hubs: Hub[], readiness: Readiness): Hono {
     for (const hub of hubs) if (hub.legacyApp) app.route('/', hub.legacyApp);
   }
 
-  app.notFound((c) => c.json(errorBody(c.req.path, 404, 'Not Found'), 404));
+  app.notFound((c) => c.json(errorBody(hubs, c.req.path, 404, 'Not Found'), 404));
   app.onError((error, c) => {
     if (isUnavailable(error)) return c.json({ error: unavailableMessage }, 503, { 'Retry-After': '1' });
     core.log.error('http.unhandled_error', { method: c.req.method, path: c.req.path, error: error.stack ?? error.message });

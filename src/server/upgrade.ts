@@ -15,7 +15,7 @@ export function routeUpgrades(hubs: Hub[], legacyRoutes: boolean): UpgradeHandle
     const pathname = pathnameOf(request.url);
     const route = pathname === undefined ? undefined : routes.find((candidate) => candidate.matches(pathname));
     if (!route) {
-      refuseUpgrade(socket, 404, JSON.stringify(errorBody(pathname ?? '/', 404, 'Not Found')));
+      refuseUpgrade(socket, 404, JSON.stringify(errorBody(hubs, pathname ?? '/', 404, 'Not Found')));
       return;
     }
     route.handle(request, socket, head);

@@ -30,7 +30,7 @@ import {
   request,
   runs,
   segment,
-  snapshotDiff,
+  StateGuard,
   coercionFailureLine,
   sseInjections,
   Tally,
@@ -80,32 +80,14 @@ describe('dm: bad input, property-based', () => {
     return (answer.json as { content: { id: number }[] }).content[0]?.id ?? 0;
   };
 
-  let lastSnapshot: string | undefined;
   const snapshot = async (): Promise<string> => {
     const users = await request(port, { method: 'GET', path: '/dm/users', headers: { authorization: `Bearer ${tokens.alice}` } });
     assert.equal(users.status, 200, users.text);
     return JSON.stringify({ users: (users.json as { content: unknown[] }).content, total: users.headers['x-total-count'], newest: await newestId() });
   };
 
-  const exercise = async (hub: Hub, label: string, spec: RequestSpec, changes: boolean): Promise<Answer> => {
-    tally.add(label);
-    const before = lastSnapshot ?? (await snapshot());
-    lastSnapshot = undefined;
-    const answer = await request(port, spec);
-    if (isUnrouted(answer) && !spec.path.startsWith('/dm/')) {
-      // A path no route takes (a dot segment, an encoded slash): at the root the server's generic 404
-      // is right; under /dm/ it comes in the envelope (checked below).
-      tally.note('unrouted root path (generic 404)');
-    } else {
-      assertAnswer(hub, `${spec.method} ${spec.path.slice(0, 300)}`, answer);
-    }
-    if (answer.status >= 400 || !changes) {
-      const after = await snapshot();
-      assert.ok(after === before, `${spec.method} ${spec.path.slice(0, 300)} answered ${answer.status} and changed users or history:\n${snapshotDiff(before, after)}`);
-      lastSnapshot = after;
-    }
-    return answer;
-  };
+  const guard = new StateGuard({ port: () => port, tally, snapshot, state: 'users or history', ownPrefix: '/dm/' });
+  const exercise = (hub: Hub, label: string, spec: RequestSpec, changes: boolean) => guard.exercise(hub, label, spec, changes);
 
   let auth: fc.Arbitrary<Auth>;
   const prefix = fc.constantFrom('/dm', '');
@@ -208,7 +190,7 @@ describe('dm: bad input, property-based', () => {
         tally.add('other methods and paths');
         const answer = await request(port, { method, path: withAuth(`${p}${path}${tail}`, a), headers: a.headers });
         assert.ok(answer.status < 500, `${method} ${p}${path}${tail}: ${answer.status} ${answer.text}`);
-        lastSnapshot = undefined;
+        guard.forget();
       },
       runs(30),
     );

@@ -25,7 +25,7 @@ import {
   request,
   runs,
   segment,
-  snapshotDiff,
+  StateGuard,
   coercionFailureLine,
   sseInjections,
   Tally,
@@ -70,7 +70,6 @@ describe('notify: bad input, property-based', () => {
     });
 
   // Users (without the online flag, which follows connections) and groups with their sizes.
-  let lastSnapshot: string | undefined;
   const snapshot = async (): Promise<string> => {
     const users: unknown[] = [];
     for (let page = 1; ; page++) {
@@ -95,19 +94,8 @@ describe('notify: bad input, property-based', () => {
    * One generated request: status < 500, the notify error shape on 4xx, and when it was refused
    * (4xx) or cannot change anything (`changes: false`), the same users and groups before and after.
    */
-  const exercise = async (label: string, spec: RequestSpec, changes: boolean): Promise<Answer> => {
-    tally.add(label);
-    const before = lastSnapshot ?? (await snapshot());
-    lastSnapshot = undefined;
-    const answer = await request(port, spec);
-    assertAnswer('notify', `${spec.method} ${spec.path.slice(0, 300)}`, answer);
-    if (answer.status >= 400 || !changes) {
-      const after = await snapshot();
-      assert.ok(after === before, `${spec.method} ${spec.path.slice(0, 300)} answered ${answer.status} and changed users or groups:\n${snapshotDiff(before, after)}`);
-      lastSnapshot = after;
-    }
-    return answer;
-  };
+  const guard = new StateGuard({ port: () => port, tally, snapshot, state: 'users or groups' });
+  const exercise = (label: string, spec: RequestSpec, changes: boolean) => guard.exercise('notify', label, spec, changes);
 
   /** Pending notification ids of a user, from the replay of a fresh stream. */
   const pendingIds = async (username: string): Promise<string[]> => {
@@ -288,7 +276,7 @@ describe('notify: bad input, property-based', () => {
         const answer = await request(port, spec);
         assert.ok(answer.status < 500, `${method} ${spec.path}: ${answer.status} ${answer.text}`);
         if (answer.status >= 400 && method !== 'HEAD') assertAnswer('notify', `${method} ${spec.path}`, answer);
-        lastSnapshot = undefined;
+        guard.forget();
       },
       runs(30),
     );
@@ -324,7 +312,7 @@ describe('notify: bad input, property-based', () => {
       async (payload) => {
         tally.add('SSE payload injection');
         const answer = await call('POST', '/notify/api/message/notify', { users: ['watcher'], payload });
-        lastSnapshot = undefined;
+        guard.forget();
         if (payload === null || payload === '') {
           assert.equal(answer.status, 400);
           return;

@@ -58,6 +58,7 @@ export function createChatHub(core: Core): Hub {
   const handleSocket = chatSocketHandler(ctx, endpoint);
   return {
     name: 'chat',
+    errorBody: (_status, message) => ({ message }),
     app: routes,
     legacyApp: routes,
     upgrades: [{ matches: (path) => path === '/chat/ws', legacy: false, handle: handleSocket }],

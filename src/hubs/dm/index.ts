@@ -14,7 +14,7 @@ import type { DmContext, DmEnv } from './context.ts';
 import { Conversations } from './conversation.ts';
 import { Cursors } from './cursors.ts';
 import { Deliveries } from './deliveries.ts';
-import { envelopeText, messages, reply } from './envelope.ts';
+import { envelope, envelopeText, messages, reply } from './envelope.ts';
 import { accountRoutes } from './routes/account.ts';
 import { plainChatRoute } from './routes/chats.ts';
 import { historyRoutes } from './routes/history.ts';
@@ -49,6 +49,7 @@ export function createDmHub(core: Core): Hub {
   historyRoutes(app, ctx);
   return {
     name: 'dm',
+    errorBody: (status, message) => envelope(status, message),
     app,
     legacyApp: seedRoutes(ctx),
     upgrades: [chatUpgradeRoute(ctx, endpoint, '/dm/chats/', false), chatUpgradeRoute(ctx, endpoint, '/chats/', true)],
