@@ -492,6 +492,12 @@ describe('auth and isolation', () => {
   });
 
   describe('login attempts are rate-limited', () => {
+    // The counters are fixed windows of a wall-clock minute: a case that straddled the turn of a
+    // minute would see its failures forgotten halfway. Each case starts clear of the last 10 s.
+    const clearOfMinuteEdge = async (): Promise<void> => {
+      const intoMinute = Date.now() % 60_000;
+      if (intoMinute > 50_000) await new Promise((resolve) => setTimeout(resolve, 60_000 - intoMinute + 50));
+    };
     // Failures count per username (or client id) and per address, on every login route. Addresses
     // 127.0.0.x keep each case apart; only failures count, so the logins of the other tests are safe.
     interface Route {
@@ -518,6 +524,7 @@ describe('auth and isolation', () => {
     });
     for (const route of routes) {
       test(`${route.hub}: ${loginLimit} failures for one name lock it from every address; ${loginLimit} from one address lock that address`, async () => {
+        await clearOfMinuteEdge();
         const from = (n: number) => `127.0.0.${route.subnet + n}`;
         // per name: each failure from another address
         for (let i = 0; i < loginLimit; i++) {
@@ -538,6 +545,7 @@ describe('auth and isolation', () => {
     }
 
     test('failures for one username count on every hub that checks its password', async () => {
+      await clearOfMinuteEdge();
       for (let i = 0; i < loginLimit; i++) {
         assert.equal((await postFrom(`127.0.0.${90 + i}`, server.port, '/chat/login', { username: 'victim-cross', password: `wrong-${i}` })).status, 401);
       }
