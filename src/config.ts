@@ -52,6 +52,8 @@ export interface Config {
   redisUrl: string;
   redisPrefix: string;
   nodeTimeout: number;
+  metrics: boolean;
+  metricsToken: string;
 }
 
 export type ConfigKey = keyof Config;
@@ -135,6 +137,8 @@ export const options: readonly OptionSpec[] = [
   { key: 'messageLength', kind: 'int', default: 4096, min: 1, max: 1 << 20, describe: 'longest chat or dm message text, characters' },
   { key: 'roomNameLength', kind: 'int', default: 100, min: 1, max: 10_000, describe: 'longest chat room or group name, characters' },
   { key: 'loginAttemptsPerMinute', kind: 'int', default: 10, min: 1, max: 100_000, describe: 'login attempts per minute per username and per address' },
+  { key: 'metrics', kind: 'bool', default: true, describe: 'serve Prometheus metrics at GET /metrics' },
+  { key: 'metricsToken', kind: 'secret', default: '', describe: 'when set, GET /metrics requires Authorization: Bearer <this>, at least 16 characters' },
   { key: 'logLevel', kind: 'choice', default: 'info', choices: ['debug', 'info', 'warn', 'error'], describe: 'least severe log level written' },
   { key: 'logFormat', kind: 'choice', default: 'auto', choices: ['auto', 'json', 'text'], describe: 'log format (auto: text on a terminal, JSON lines otherwise)' },
   { key: 'shutdownTimeout', kind: 'int', default: 10, min: 1, max: 600, describe: 'seconds a graceful shutdown may take' },

@@ -2,6 +2,7 @@
 import { joinCluster, type Cluster } from '../cluster/cluster.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
+import { Counters } from '../metrics/counters.ts';
 import type { Store, UserId } from '../store/types.ts';
 import type { Bus } from './bus.ts';
 import { Directory } from './directory.ts';
@@ -23,6 +24,8 @@ export interface Core {
   /** Failed logins per minute, per username and per address, counted across the cluster; one per name. */
   loginAttempts(name: string): AttemptLimiter;
   recentErrors: RecentErrors;
+  /** What the hubs did, for /metrics. */
+  counters: Counters;
   startedAt: number;
 }
 
@@ -53,6 +56,7 @@ export async function createCore(config: Config, store: Store, plainLog: Logger)
   // One limiter per name: the hubs that check passwords share 'password-login', so a guesser gets
   // login_attempts_per_minute tries per username in all, not per hub.
   const limiters = new Map<string, AttemptLimiter>();
+  const counters = new Counters();
   if (config.clientId !== '') await directory.ensureClient(config.clientId, config.clientSecret);
   return {
     config,
@@ -65,10 +69,21 @@ export async function createCore(config: Config, store: Store, plainLog: Logger)
     cluster,
     loginAttempts: (name) => {
       let limiter = limiters.get(name);
-      if (!limiter) limiters.set(name, (limiter = cluster.attemptLimiter(name, config.loginAttemptsPerMinute, 60_000)));
+      if (!limiter) limiters.set(name, (limiter = countingFailures(cluster.attemptLimiter(name, config.loginAttemptsPerMinute, 60_000), name, counters)));
       return limiter;
     },
     recentErrors,
+    counters,
     startedAt: Date.now(),
+  };
+}
+
+function countingFailures(limiter: AttemptLimiter, name: string, counters: Counters): AttemptLimiter {
+  return {
+    check: (...keys) => limiter.check(...keys),
+    fail: (...keys) => {
+      counters.authFailed(name);
+      return limiter.fail(...keys);
+    },
   };
 }
