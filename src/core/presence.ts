@@ -3,7 +3,7 @@
 // devices they use. This node's sessions are kept here; what other nodes hold is fed in by the
 // cluster (cluster/cluster-presence.ts) as the set of nodes each user is online on.
 import type { UserId } from '../store/types.ts';
-import { closeReasons, type Session, type Transport } from './session.ts';
+import { closeReasons, type CloseReason, type Session, type Transport } from './session.ts';
 
 /**
  * 'local': a session of this node caused the change (or this node found a dead node); 'remote':
@@ -14,6 +14,13 @@ export type PresenceCause = 'local' | 'remote';
 export type PresenceListener = (userId: UserId, online: boolean, cause: PresenceCause) => void;
 /** How many sessions a user holds on this node, after every bind and unbind. */
 export type LocalCountListener = (userId: UserId, count: number) => void;
+
+/** Told of every session that opens and closes on this node (connection logs, metrics). */
+export interface SessionWatcher {
+  opened(session: Session): void;
+  /** Called while the session still has its user, before the registry lets go of it. */
+  closed(session: Session, reason: CloseReason): void;
+}
 
 export class ConnectionLimitError extends Error {
   constructor(limit: number) {
@@ -32,6 +39,7 @@ export class Presence {
   /** The other nodes each user is online on. */
   #remote = new Map<UserId, Set<string>>();
   readonly #countListeners = new Set<LocalCountListener>();
+  readonly #watchers = new Set<SessionWatcher>();
   #countElsewhere: (userId: UserId) => Promise<number> = async () => 0;
 
   constructor(connectionsPerUser: number) {
@@ -41,7 +49,16 @@ export class Presence {
   /** Tracks a live session (authenticated or not) until it closes. */
   attach(session: Session): void {
     this.#sessions.add(session);
-    session.onClose(() => this.#detach(session));
+    for (const watcher of this.#watchers) watcher.opened(session);
+    session.onClose((reason) => {
+      for (const watcher of this.#watchers) watcher.closed(session, reason);
+      this.#detach(session);
+    });
+  }
+
+  watchSessions(watcher: SessionWatcher): () => void {
+    this.#watchers.add(watcher);
+    return () => this.#watchers.delete(watcher);
   }
 
   /** Marks the session as the user's; throws ConnectionLimitError past the per-user limit. */

@@ -2,6 +2,7 @@
 // through it. The sink's own buffer is the send queue: once it holds more than `maxBufferedBytes`, the
 // client is not reading, and it is dropped with a reason instead of slowing anyone or growing memory.
 import { randomUUID } from 'node:crypto';
+import { newHubCounts, type HubCounts } from '../metrics/counters.ts';
 import type { UserId } from '../store/types.ts';
 
 export interface CloseReason {
@@ -25,6 +26,13 @@ export const closeReasons = {
   idle: { code: 1001, text: 'no answer to ping' },
 } as const satisfies Record<string, CloseReason>;
 
+const reasonNames = new Map<CloseReason, string>(Object.entries(closeReasons).map(([name, reason]) => [reason, name]));
+
+/** The name of a reason in closeReasons ('slowConsumer'), for logs and metrics. */
+export function closeReasonName(reason: CloseReason): string {
+  return reasonNames.get(reason) ?? `code${reason.code}`;
+}
+
 export type Transport = 'ws' | 'sse';
 
 /**
@@ -36,6 +44,7 @@ export class SharedFrame {
   readonly text: string;
   #utf8: Buffer | undefined;
   readonly #wire = new Map<string, Buffer>();
+  #sent = false;
 
   constructor(text: string) {
     this.text = text;
@@ -43,6 +52,12 @@ export class SharedFrame {
 
   get utf8(): Buffer {
     return (this.#utf8 ??= Buffer.from(this.text));
+  }
+
+  /** True the first time only: a broadcast counts as one message out, however many it reaches. */
+  firstSend(): boolean {
+    if (this.#sent) return false;
+    return (this.#sent = true);
   }
 
   /** The bytes a transport writes, built by `build` the first time that transport asks. */
@@ -77,6 +92,8 @@ export class Session {
   readonly openedAt = Date.now();
   userId: UserId | undefined;
   closeReason: CloseReason | undefined;
+  /** Where sends are counted: the hub's counts once the presence registry tracks the session. */
+  traffic: HubCounts = uncounted;
   readonly #sink: SessionSink;
   readonly #maxBufferedBytes: number;
   readonly #closeListeners: ((reason: CloseReason) => void)[] = [];
@@ -95,12 +112,20 @@ export class Session {
 
   /** Returns false when the frame was not sent (session closed, or dropped for not reading). */
   send(frame: Frame): boolean {
-    if (this.closed) return false;
+    const traffic = this.traffic;
+    if (this.closed) {
+      traffic.dropped++;
+      return false;
+    }
     if (this.#sink.bufferedBytes() > this.#maxBufferedBytes) {
+      traffic.dropped++;
+      traffic.slowConsumers++;
       this.close(closeReasons.slowConsumer);
       return false;
     }
     this.#sink.write(frame);
+    traffic.deliveries[this.transport]++;
+    if (typeof frame === 'string' || frame.firstSend()) traffic.messagesOut++;
     return true;
   }
 
@@ -132,3 +157,6 @@ export class Session {
 }
 
 const maxTimerMs = 2 ** 31 - 1;
+
+/** Counts of sessions nobody tracks (unit tests); never read. */
+const uncounted = newHubCounts();

@@ -53,6 +53,7 @@ export class Tokens {
    * of a notify request's CPU. Claims (expiry, revocation) are still checked on every call.
    */
   readonly #verified: Record<TokenKind, Map<string, Record<string, unknown>>> = { client: new Map(), user: new Map(), stream: new Map() };
+  readonly #failures = new Map<string, number>();
   readonly #revokeListeners = new Set<(claims: Pick<TokenClaims, 'tokenId' | 'expiresAt'>) => void>();
 
   constructor(masterSecret: Uint8Array, lifetimes: TokenLifetimes) {
@@ -86,6 +87,20 @@ export class Tokens {
 
   /** Accepts only a token of the given kind; throws TokenError otherwise. */
   async verify(token: string, kind: TokenKind): Promise<TokenClaims> {
+    try {
+      return this.#claims(token, kind);
+    } catch (error) {
+      if (error instanceof TokenError) this.#failures.set(error.reason, (this.#failures.get(error.reason) ?? 0) + 1);
+      throw error;
+    }
+  }
+
+  /** Tokens that did not verify since the start, by reason ('expired', 'invalid', 'wrong-kind'), for /metrics. */
+  failures(): ReadonlyMap<string, number> {
+    return this.#failures;
+  }
+
+  #claims(token: string, kind: TokenKind): TokenClaims {
     const payload = this.#verifiedPayload(token, kind);
     const now = Math.floor(Date.now() / 1000);
     if (typeof payload.exp !== 'number' || typeof payload.sub !== 'string' || payload.iss !== issuer) {

@@ -13,6 +13,22 @@ export interface HubCounts {
   dropped: number;
   /** Connections closed because their send queue was full. */
   slowConsumers: number;
+  /** Connections opened, by transport. */
+  opened: { ws: number; sse: number };
+  /** Connections closed, by reason (session.ts closeReasons' names). */
+  closed: Map<string, number>;
+}
+
+export function newHubCounts(): HubCounts {
+  return {
+    messagesIn: 0,
+    messagesOut: 0,
+    deliveries: { ws: 0, sse: 0 },
+    dropped: 0,
+    slowConsumers: 0,
+    opened: { ws: 0, sse: 0 },
+    closed: new Map(),
+  };
 }
 
 export class Counters {
@@ -23,7 +39,7 @@ export class Counters {
   hub(name: string): HubCounts {
     let counts = this.#hubs.get(name);
     if (!counts) {
-      counts = { messagesIn: 0, messagesOut: 0, deliveries: { ws: 0, sse: 0 }, dropped: 0, slowConsumers: 0 };
+      counts = newHubCounts();
       this.#hubs.set(name, counts);
     }
     return counts;

@@ -9,12 +9,14 @@ import { isUnavailable, unavailableMessage } from '../store/types.ts';
 import { errorBody } from './error-shape.ts';
 import { dispatchRootConflicts } from './root-dispatch.ts';
 import { createConsole } from '../web/index.ts';
+import type { Metrics } from '../metrics/registry.ts';
+import { metricsRoute } from '../metrics/route.ts';
 
 export interface Readiness {
   ready: boolean;
 }
 
-export function buildApp(core: Core, hubs: Hub[], readiness: Readiness): Hono {
+export function buildApp(core: Core, hubs: Hub[], readiness: Readiness, metrics?: Metrics): Hono {
   const app = new Hono();
   const corsHeaders = cors({ origin: (origin) => allowedOrigin(origin, core.config.origins) ?? null, credentials: true });
   // Hono's cors() touches c.res before the handler runs, which turns every response into a full
@@ -40,6 +42,7 @@ export function buildApp(core: Core, hubs: Hub[], readiness: Readiness): Hono {
   app.get('/readyz', (c) =>
     readiness.ready && core.cluster.ready() && core.store.ready() ? c.json({ status: 'ready' }) : c.json({ status: 'not ready' }, 503),
   );
+  if (metrics) metricsRoute(app, metrics, core.config.metricsToken);
   // Seed 000 answers its health check at the root; browsers are sent to the web console.
   app.get('/', (c) => ((c.req.header('accept') ?? '').includes('text/html') ? c.redirect('/ui/', 302) : c.text('healthcheck!')));
   app.route('/', createConsole(core));

@@ -11,11 +11,16 @@ import { GroupAdmin } from '../core/groups.ts';
 import { loadDemo } from '../core/demo.ts';
 import type { Hub } from '../hubs/hub.ts';
 import type { Logger } from '../log.ts';
+import { Metrics } from '../metrics/registry.ts';
+import { sessionCounting } from '../metrics/session-counting.ts';
+import { StoreTiming, timedStore } from '../metrics/store-timing.ts';
 import { openStore } from '../store/open.ts';
 import { refuseUpgrade } from '../transports/refuse-upgrade.ts';
 import { buildApp, type Readiness } from './app.ts';
 import { hubFactories } from './hubs.ts';
+import { connectionLog } from './connection-log.ts';
 import { listenAll, loadTls, type Listener, type RequestHandler } from './listeners.ts';
+import { loggingRequests } from './request-log.ts';
 import { routeUpgrades, type UpgradeHandler } from './upgrade.ts';
 
 export interface RunningServer {
@@ -35,21 +40,32 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const store = await openStore(config, log);
   const parts: Partial<{ hubs: Hub[]; listeners: Listener[]; admin: AdminServer; core: Core }> = {};
   try {
-    const core = (parts.core = await createCore(config, store, log));
+    // Built before the core, so that the hubs get a store whose writes are timed.
+    const metrics = config.metrics ? new Metrics() : undefined;
+    const storeTiming = new StoreTiming(metrics ?? { written: () => {} });
+    const core = (parts.core = await createCore(config, metrics ? timedStore(store, storeTiming) : store, log));
+    core.presence.watchSessions(sessionCounting(core.counters));
+    core.presence.watchSessions(connectionLog(log));
     if (config.demo) await loadDemo(core);
     const hubs = (parts.hubs = await Promise.all(hubFactories.map((factory) => factory(core))));
+    metrics?.watch(core, storeTiming);
     const readiness: Readiness = { ready: false };
-    const app = buildApp(core, hubs, readiness);
+    const app = buildApp(core, hubs, readiness, metrics);
     const traffic = new Traffic();
     const onRequest = traffic.requests(
-      getRequestListener(app.fetch, {
-        errorHandler: (error) => log.error('http.listener_error', { error }),
-      }),
+      loggingRequests(
+        getRequestListener(app.fetch, {
+          errorHandler: (error) => log.error('http.listener_error', { error }),
+        }),
+        log,
+        metrics,
+        hubs.map((hub) => hub.name),
+      ),
     );
     const onUpgrade = traffic.upgrades(routeUpgrades(hubs, config.legacyRoutes));
     const addresses = [{ host: config.host, port: config.port }, ...config.listen];
     const listeners = (parts.listeners = await listenAll(addresses, onRequest, onUpgrade, tls));
-    const admin = (parts.admin = await listenAdmin(adminSocketPath(config.data), adminOperations(core.directory, { groups: new GroupAdmin(core.store, core.directory, config.roomNameLength), tokens: core.tokens }), log));
+    const admin = (parts.admin = await listenAdmin(adminSocketPath(config.data), adminOperations(core.directory, { groups: new GroupAdmin(core.store, core.directory, config.roomNameLength), tokens: core.tokens, store: core.store }), log));
     if (tls) {
       log.info('server.tls', { certificate: config.tlsCert, subject: tls.subject, validTo: tls.validTo });
       if (tls.expired) log.warn('server.tls_certificate_expired', { certificate: config.tlsCert, validTo: tls.validTo });

@@ -10,7 +10,7 @@ import { RedisStore } from '../../src/store/redis/redis-store.ts';
 import { startRedis, type RedisServer } from './redis.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const command: string[] = process.env.FLASHHUB_BIN
+export const command: string[] = process.env.FLASHHUB_BIN
   ? [path.resolve(process.env.FLASHHUB_BIN)]
   : [process.execPath, path.join(root, 'src/cli/main.ts')];
 
@@ -28,7 +28,7 @@ export interface RunOptions {
 }
 
 /** The environment tests start from: none of the developer's FLASHHUB_* or seed variables leak in. */
-function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (!/^(FLASHHUB_|PORT$|HTTP_HOST$|JWT_|CLIENT_|ORIGIN$|NODE_OPTIONS$|NODE_TEST)/.test(name)) env[name] = value;

@@ -111,7 +111,7 @@ async function launch(dir: string, port: number): Promise<ChildProcess> {
 }
 
 /** A port nothing listens on right now (the OS picks; Redis binds it a moment later). */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
