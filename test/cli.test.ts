@@ -20,7 +20,7 @@ describe('cli basics', () => {
   });
 
   test('--help of every command shows examples', async () => {
-    for (const args of [[], ['serve'], ['user'], ['user', 'add'], ['user', 'list'], ['user', 'passwd'], ['client'], ['client', 'add'], ['group'], ['group', 'add'], ['group', 'list'], ['group', 'remove'], ['group', 'members'], ['config'], ['config', 'init'], ['config', 'check'], ['migrate'], ['token'], ['token', 'user'], ['token', 'verify']]) {
+    for (const args of [[], ['serve'], ['user'], ['user', 'add'], ['user', 'list'], ['user', 'passwd'], ['client'], ['client', 'add'], ['group'], ['group', 'add'], ['group', 'list'], ['group', 'remove'], ['group', 'members'], ['config'], ['config', 'init'], ['config', 'check'], ['migrate'], ['export'], ['import'], ['token'], ['token', 'user'], ['token', 'verify']]) {
       const result = await runCli([...args, '--help']);
       assert.equal(result.code, 0, args.join(' '));
       assert.match(result.stdout, /Examples?:\n\s+\$ .*flashhub/, args.join(" "));

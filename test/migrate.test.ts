@@ -9,78 +9,11 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runCli, startFlashhub, tempDir, type RunningFlashhub } from './support/flashhub.ts';
 import { startRedis, type RedisServer } from './support/redis.ts';
-import { openSse } from './support/sse.ts';
-import { connectWs } from './support/ws.ts';
+import { bearer, call, clientSecret, clientToken, dmLogin, fillThroughApis, observe, pendingIds } from './support/store-contents.ts';
 
-const clientSecret = 'backend-secret-0123456789';
-const password = 'wonderland';
 const prefix = 'moved:';
 /** Commands and servers on a data directory use it even when FLASHHUB_TEST_STORE=redis. */
 const onFiles = { env: { FLASHHUB_REDIS_URL: '' } };
-
-interface Answer {
-  status: number;
-  json: any;
-  cookie?: string;
-}
-
-async function call(base: string, method: string, route: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const response = await fetch(`${base}${route}`, {
-    method,
-    headers: { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, json: text ? JSON.parse(text) : undefined, cookie: response.headers.get('set-cookie')?.split(';')[0] };
-}
-
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-
-async function dmLogin(base: string, username: string): Promise<string> {
-  const { status, json } = await call(base, 'POST', '/dm/login', { username, password });
-  assert.equal(status, 200, JSON.stringify(json));
-  return json.content.token;
-}
-
-async function chatSession(base: string, username: string): Promise<string> {
-  const { status, json, cookie } = await call(base, 'POST', '/chat/login', { username, password });
-  assert.equal(status, 200, JSON.stringify(json));
-  return cookie!;
-}
-
-async function clientToken(base: string): Promise<string> {
-  const { status, json } = await call(base, 'POST', '/api/auth/token', { client_id: 'backend', client_secret: clientSecret });
-  assert.equal(status, 200, JSON.stringify(json));
-  return json.access_token;
-}
-
-/** The notification ids a user's EventSource replays: what is still unacknowledged. */
-async function pendingIds(base: string, username: string, expected: number): Promise<string[]> {
-  const token = (await call(base, 'GET', `/api/user/${username}/token`, undefined, bearer(await clientToken(base)))).json.access_token;
-  const stream = await openSse(`${base}/sse?token=${token}`);
-  try {
-    const ids: string[] = [];
-    while (ids.length < expected) {
-      const event = await stream.next();
-      if (event.event !== 'ping') ids.push(event.id!);
-    }
-    return ids;
-  } finally {
-    stream.close();
-  }
-}
-
-/** Everything the test compares before and after a move, read through the hubs' APIs. */
-async function observe(base: string, aliceToken: string) {
-  const cookie = await chatSession(base, 'alice');
-  const chat = async (query: string) => (await call(base, 'GET', `/chat/room/0/messages?${query}`, undefined, { cookie })).json;
-  return {
-    general: [await chat('offset=0&size=15'), await chat('offset=15&size=15'), await chat('before=20&size=5')],
-    dm: (await call(base, 'GET', '/dm/chats/bob/messages?limit=500', undefined, bearer(aliceToken))).json,
-    users: (await call(base, 'GET', '/dm/users', undefined, bearer(aliceToken))).json,
-    pending: { alice: await pendingIds(base, 'alice', 2), bob: await pendingIds(base, 'bob', 3) },
-  };
-}
 
 async function migrate(from: string, to: string, env = onFiles.env) {
   return runCli(['migrate', '--from', from, '--to', to, '--redis-prefix', prefix], { env, timeoutMs: 60_000 });
@@ -116,28 +49,7 @@ describe('flashhub migrate', () => {
     const server = await startFlashhub(['--demo', '--data', source.path], onFiles);
     try {
       const base = server.url;
-      for (const username of ['alice', 'bob']) {
-        assert.equal((await call(base, 'POST', '/dm/register', { name: username, username, password })).status, 200);
-      }
-      aliceToken = await dmLogin(base, 'alice');
-      const cookie = await chatSession(base, 'alice');
-      for (let i = 0; i < 40; i++) {
-        assert.equal((await call(base, 'POST', '/chat/room/0/messages', { message: `hello ${i}` }, { cookie })).status, 201);
-      }
-      const socket = await connectWs(`ws://127.0.0.1:${server.port}/dm/chats/bob?token=${aliceToken}`);
-      socket.send('hello bob');
-      for (let tries = 0; !JSON.stringify((await call(base, 'GET', '/dm/chats/bob/messages', undefined, bearer(aliceToken))).json).includes('hello bob'); tries++) {
-        assert.ok(tries < 100, 'the dm message is stored');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      socket.close();
-      const client = await clientToken(base);
-      for (let i = 0; i < 3; i++) {
-        assert.equal((await call(base, 'POST', '/api/message/notify', { users: ['alice', 'bob'], payload: { n: i } }, bearer(client))).status, 202);
-      }
-      const [first] = await pendingIds(base, 'alice', 3);
-      const acked = await call(base, 'POST', '/api/message/acknowledge', { user_id: 'alice', message_ids: [first] }, bearer(client));
-      assert.deepEqual(acked.json, { acknowledged: 1 });
+      aliceToken = await fillThroughApis(server);
       before_ = await observe(base, aliceToken);
       assert.equal(before_.general[0].length, 15);
 

@@ -4,8 +4,10 @@ import type { Directory } from '../core/directory.ts';
 import { DirectoryError } from '../core/directory.ts';
 import type { GroupAdmin } from '../core/groups.ts';
 import type { Tokens } from '../core/tokens.ts';
+import type { Store } from '../store/types.ts';
 import { commit, version } from '../version.ts';
 import type { AdminAnswer } from './protocol.ts';
+import { storeOperations } from './store-operations.ts';
 import { tokenOperations } from './token-operations.ts';
 
 export type AdminArgs = Record<string, unknown>;
@@ -16,12 +18,15 @@ export interface AdminServices {
   groups?: GroupAdmin;
   /** The server's tokens (or ones built from the store's key); without them the token.* operations fail. */
   tokens?: Tokens;
+  /** The store as opened (not the metrics-timed wrapper, which has no StoreExport); without it store.export is unknown. */
+  store?: Store;
 }
 
 export function adminOperations(directory: Directory, services: AdminServices = {}): AdminOperations {
   return {
     ...(services.groups ? groupOperations(services.groups) : {}),
     ...tokenOperations(directory, services.tokens),
+    ...storeOperations(services.store),
     'server.info': async () => ({ pid: process.pid, version, commit }),
     'user.add': (a) =>
       directory.addUser({ username: text(a.username), name: optionalText(a.name), password: optionalText(a.password), admin: a.admin === true }),

@@ -7,7 +7,9 @@ import { commit, version } from '../version.ts';
 import { clientCommand } from './client.ts';
 import { configCommand } from './config.ts';
 import { CliError } from './errors.ts';
+import { exportCommand } from './export.ts';
 import { groupCommand } from './group.ts';
+import { importCommand } from './import.ts';
 import { migrateCommand } from './migrate.ts';
 import { serveCommand } from './serve.ts';
 import { tokenCommand } from './token.ts';
@@ -25,10 +27,13 @@ function program(): Command {
     .addCommand(tokenCommand())
     .addCommand(configCommand())
     .addCommand(migrateCommand())
+    .addCommand(exportCommand())
+    .addCommand(importCommand())
     .addHelpText('after', `
 Examples:
   $ flashhub serve --port 8080                 # data in ./flashhub-data
   $ flashhub user add alice --password-stdin   # in another terminal, while the server runs
+  $ flashhub export > backup.jsonl             # a backup, also while the server runs
 
 Run \`flashhub <command> --help\` for the options and examples of each command.`);
 }

@@ -65,7 +65,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const onUpgrade = traffic.upgrades(routeUpgrades(hubs, config.legacyRoutes));
     const addresses = [{ host: config.host, port: config.port }, ...config.listen];
     const listeners = (parts.listeners = await listenAll(addresses, onRequest, onUpgrade, tls));
-    const admin = (parts.admin = await listenAdmin(adminSocketPath(config.data), adminOperations(core.directory, { groups: new GroupAdmin(core.store, core.directory, config.roomNameLength), tokens: core.tokens, store: core.store }), log));
+    const admin = (parts.admin = await listenAdmin(adminSocketPath(config.data), adminOperations(core.directory, { groups: new GroupAdmin(core.store, core.directory, config.roomNameLength), tokens: core.tokens, store }), log));
     if (tls) {
       log.info('server.tls', { certificate: config.tlsCert, subject: tls.subject, validTo: tls.validTo });
       if (tls.expired) log.warn('server.tls_certificate_expired', { certificate: config.tlsCert, validTo: tls.validTo });

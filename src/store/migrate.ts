@@ -142,7 +142,7 @@ async function inParallel<T>(items: T[], width: number, fn: (item: T) => Promise
 }
 
 /** The target, read back through its own export, must hold exactly what was written into it. */
-async function checkCopied(target: StoreExport, counts: MigrationCounts): Promise<void> {
+export async function checkCopied(target: StoreExport, counts: MigrationCounts): Promise<void> {
   const now = await target.inventory();
   const wrong = (Object.keys(now) as (keyof Inventory)[]).filter((kind) => now[kind] !== counts[kind]);
   if (wrong.length > 0) {
