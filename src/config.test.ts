@@ -129,6 +129,42 @@ describe('config', () => {
   });
 });
 
+describe('webhook settings', () => {
+  const secret = 'a-webhook-secret-of-some-length';
+
+  test('repeated flags, or a comma-separated variable, give the list of URLs', () => {
+    const fromFlags = load({ flags: { webhook: ['https://a.example/hook', 'http://10.0.0.5:9000/in'] }, env: { FLASHHUB_WEBHOOK_SECRET: secret } });
+    assert.deepEqual(fromFlags.config.webhook, ['https://a.example/hook', 'http://10.0.0.5:9000/in']);
+    const fromEnv = load({ env: { FLASHHUB_WEBHOOK: 'https://a.example/hook,https://b.example/', FLASHHUB_WEBHOOK_SECRET: secret } });
+    assert.deepEqual(fromEnv.config.webhook, ['https://a.example/hook', 'https://b.example/']);
+    assert.equal(fromEnv.config.webhookOfflineDelay, 5);
+    assert.equal(fromEnv.config.webhookQueue, 10_000);
+  });
+
+  test('only http(s) URLs', () => {
+    for (const url of ['ftp://a.example/x', 'a.example/hook', 'javascript:alert(1)']) {
+      assert.throws(() => load({ env: { FLASHHUB_WEBHOOK: url, FLASHHUB_WEBHOOK_SECRET: secret } }), /webhook .*not (an http\(s\) URL|a URL)/, url);
+    }
+  });
+
+  test('a URL needs the secret; the secret is redacted', () => {
+    assert.throws(() => load({ env: { FLASHHUB_WEBHOOK: 'https://a.example/hook' } }), /webhook needs webhook_secret/);
+    const loaded = load({ env: { FLASHHUB_WEBHOOK: 'https://user:pw@a.example/hook', FLASHHUB_WEBHOOK_SECRET: secret } });
+    const rows = Object.fromEntries(describeConfig(loaded).map((row) => [row.key, row]));
+    assert.equal(rows.webhook_secret?.value, '[redacted]');
+    assert.deepEqual(rows.webhook?.value, ['https://***@a.example/hook']);
+    assert.ok(!JSON.stringify(rows).includes(secret));
+  });
+
+  test('the secret: 16 characters of text, or whsec_ with 24 bytes or more of base64', () => {
+    const withSecret = (value: string) => () => load({ env: { FLASHHUB_WEBHOOK: 'https://a.example/', FLASHHUB_WEBHOOK_SECRET: value } });
+    assert.throws(withSecret('short-secret'), /webhook_secret .*at least 16 characters/);
+    assert.doesNotThrow(withSecret(`whsec_${Buffer.alloc(24, 7).toString('base64')}`));
+    assert.throws(withSecret(`whsec_${Buffer.alloc(16, 7).toString('base64')}`), /at least 24 bytes/);
+    assert.throws(withSecret('whsec_not base64 at all!!'), /followed by base64/);
+  });
+});
+
 test("the README's configuration table lists every setting", async () => {
   const { readFile } = await import('node:fs/promises');
   const { envName, fileKey, options } = await import('./config.ts');

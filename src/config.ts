@@ -54,12 +54,17 @@ export interface Config {
   nodeTimeout: number;
   metrics: boolean;
   metricsToken: string;
+  webhook: string[];
+  webhookSecret: string;
+  webhookOfflineDelay: number;
+  webhookQueue: number;
+  webhookRetryDelay: number;
 }
 
 export type ConfigKey = keyof Config;
 export type Sources = Record<ConfigKey, string>;
 
-type Kind = 'port' | 'int' | 'bool' | 'string' | 'url' | 'redisUrl' | 'secret' | 'list' | 'listen' | 'choice';
+type Kind = 'port' | 'int' | 'bool' | 'string' | 'url' | 'urls' | 'redisUrl' | 'secret' | 'list' | 'listen' | 'choice';
 
 interface Alias {
   name: string;
@@ -149,6 +154,11 @@ export const options: readonly OptionSpec[] = [
   { key: 'redisUrl', kind: 'redisUrl', default: '', describe: 'run as one node of a cluster over this Redis (redis://[user:password@]host:port[/db]): shared store, bus and presence (empty: embedded file store)' },
   { key: 'redisPrefix', kind: 'string', default: 'fh:', describe: 'prefix of every Redis key, so several clusters can share one Redis' },
   { key: 'nodeTimeout', kind: 'int', default: 10, min: 2, max: 600, describe: "cluster: seconds without a node's heartbeat before its users count as offline" },
+  { key: 'webhook', kind: 'urls', default: [], describe: 'POST signed events (user.online, message.created, ...) to these http(s) URLs, comma-separated (docs/webhooks.md)' },
+  { key: 'webhookSecret', kind: 'secret', default: '', describe: 'webhook signing secret (Standard Webhooks): whsec_<base64> or any text of at least 16 characters; required with webhook' },
+  { key: 'webhookOfflineDelay', kind: 'int', default: 5, min: 0, max: 3600, describe: 'webhook: seconds a user must stay offline before user.offline is sent; a reconnect within it sends nothing' },
+  { key: 'webhookQueue', kind: 'int', default: 10_000, min: 1, max: 1_000_000, describe: 'webhook: events waiting per URL; past it new events are dropped (and counted)' },
+  { key: 'webhookRetryDelay', kind: 'int', default: 1000, min: 10, max: 60_000, describe: 'webhook: milliseconds before the first retry, doubled at each of the 8 attempts up to 60 times itself' },
 ];
 
 /** snake_case, as written in config files (`user_token_ttl`). */
@@ -261,6 +271,8 @@ function coerce(spec: OptionSpec, raw: unknown): unknown {
       return toText(raw);
     case 'url':
       return toUrl(toText(raw));
+    case 'urls':
+      return toList(raw).map(toUrl);
     case 'redisUrl':
       return toRedisUrl(toText(raw));
     case 'secret':
@@ -327,7 +339,15 @@ function toSecret(spec: OptionSpec, value: string): string {
   if (wellKnownSecrets.has(value)) throw new Error('is a published default secret; choose your own (e.g. `openssl rand -base64 32`)');
   const minimum = spec.key === 'jwtSecret' ? 32 : 16;
   if (value.length < minimum) throw new Error(`must be at least ${minimum} characters`);
+  if (spec.key === 'webhookSecret' && value.startsWith('whsec_')) checkWhsec(value);
   return value;
+}
+
+/** Standard Webhooks' serialization: whsec_ and the base64 of a random key of 24 bytes or more. */
+function checkWhsec(value: string): void {
+  const encoded = value.slice('whsec_'.length);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || encoded.length % 4 !== 0) throw new Error('whsec_ must be followed by base64');
+  if (Buffer.from(encoded, 'base64').length < 24) throw new Error('a whsec_ key must be at least 24 bytes, as the spec asks');
 }
 
 function toList(raw: unknown): string[] {
@@ -355,6 +375,9 @@ function checkCombinations(config: Config): void {
   }
   if ((config.tlsCert === '') !== (config.tlsKey === '')) {
     throw new ConfigError('invalid configuration:\n  tls_cert and tls_key must be given together');
+  }
+  if (config.webhook.length > 0 && config.webhookSecret === '') {
+    throw new ConfigError('invalid configuration:\n  webhook needs webhook_secret (receivers verify the signature with it)');
   }
 }
 
@@ -391,16 +414,24 @@ export function insecureSwitches(config: Config): string[] {
 export function describeConfig(loaded: LoadedConfig): { key: string; value: unknown; source: string; describe: string }[] {
   return options.map((spec) => {
     const value = loaded.config[spec.key];
-    const shown =
-      spec.kind === 'secret' && value !== ''
-        ? '[redacted]'
-        : spec.kind === 'redisUrl'
-          ? redactUrl(value as string)
-          : spec.kind === 'listen'
-            ? formatListen(value as ListenAddress[])
-            : value;
-    return { key: fileKey(spec.key), value: shown, source: loaded.sources[spec.key], describe: spec.describe };
+    return { key: fileKey(spec.key), value: shown(spec, value), source: loaded.sources[spec.key], describe: spec.describe };
   });
+}
+
+function shown(spec: OptionSpec, value: unknown): unknown {
+  switch (spec.kind) {
+    case 'secret':
+      return value === '' ? value : '[redacted]';
+    case 'redisUrl':
+      return redactUrl(value as string);
+    // A webhook URL may carry credentials too.
+    case 'urls':
+      return (value as string[]).map(redactUrl);
+    case 'listen':
+      return formatListen(value as ListenAddress[]);
+    default:
+      return value;
+  }
 }
 
 function formatListen(addresses: ListenAddress[]): string[] {

@@ -31,7 +31,7 @@ function notes(spec: Spec): string[] {
   if (spec.kind === 'int') lines.push(`a whole number from ${spec.min ?? 0} to ${spec.max ?? Number.MAX_SAFE_INTEGER}`);
   if (spec.kind === 'port') lines.push('a whole number from 0 to 65535');
   if (spec.kind === 'choice') lines.push(`one of: ${spec.choices?.join(', ')}`);
-  if (spec.kind === 'list' || spec.kind === 'listen') lines.push('a list, e.g. ["a", "b"] (or one comma-separated string)');
+  if (spec.kind === 'list' || spec.kind === 'listen' || spec.kind === 'urls') lines.push('a list, e.g. ["a", "b"] (or one comma-separated string)');
   if (typeof spec.default === 'function') lines.push('default: same as demo');
   if (spec.kind === 'secret') lines.push('secret: keep this file private; generate one with `openssl rand -base64 32`');
   if (spec.insecure) lines.push('INSECURE switch: weakens authentication; logged as a warning at start');

@@ -18,6 +18,7 @@ export function serveCommand(): Command {
     .option('--tls-cert <file>', 'PEM certificate (chain): serve HTTPS and WSS on every listener (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert (unencrypted)')
     .option('--presence-auth-url <url>', "presence: also accept access tokens that this identity endpoint (GET, Bearer) accepts")
+    .option('--webhook <url>', 'POST signed events to this URL (repeatable; needs FLASHHUB_WEBHOOK_SECRET)', (value: string, all: string[] = []) => [...all, value])
     .option('--log-level <level>', 'debug, info, warn or error')
     .addHelpText('after', `
 Every setting can also come from FLASHHUB_* variables, a .env file or --config FILE; see \`flashhub config\`.
@@ -27,7 +28,8 @@ Examples:
   $ flashhub serve --data /var/lib/flashhub --listen :4500,:4501
   $ flashhub serve --demo                      # try the seeds' examples on a throw-away directory
   $ flashhub serve --port 8443 --tls-cert cert.pem --tls-key key.pem   # HTTPS and WSS
-  $ flashhub serve --redis redis://10.0.0.5:6379/0   # one node of a cluster (docs/scaling.md)`)
+  $ flashhub serve --redis redis://10.0.0.5:6379/0   # one node of a cluster (docs/scaling.md)
+  $ flashhub serve --webhook https://hooks.example.com/in   # signed events; secret in FLASHHUB_WEBHOOK_SECRET (docs/webhooks.md)`)
     .action(async (_opts: unknown, command: Command) => {
       const { config } = configFrom(command);
       const log = createLogger({ level: config.logLevel, format: config.logFormat });

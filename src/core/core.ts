@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { Counters } from '../metrics/counters.ts';
 import type { Store, UserId } from '../store/types.ts';
+import { Activity } from './activity.ts';
 import type { Bus } from './bus.ts';
 import { Directory } from './directory.ts';
 import { Presence } from './presence.ts';
@@ -26,6 +27,8 @@ export interface Core {
   recentErrors: RecentErrors;
   /** What the hubs did, for /metrics. */
   counters: Counters;
+  /** What the hubs do, as it happens (messages accepted, notifications acknowledged), for webhooks. */
+  activity: Activity;
   startedAt: number;
 }
 
@@ -57,6 +60,11 @@ export async function createCore(config: Config, store: Store, plainLog: Logger)
   // login_attempts_per_minute tries per username in all, not per hub.
   const limiters = new Map<string, AttemptLimiter>();
   const counters = new Counters();
+  const activity = new Activity(log);
+  // Messages in, per hub, for /metrics; an acknowledgement is not a message.
+  activity.on((event) => {
+    if (event.type !== 'notification.acked') counters.hub(event.hub).messagesIn++;
+  });
   if (config.clientId !== '') await directory.ensureClient(config.clientId, config.clientSecret);
   return {
     config,
@@ -74,6 +82,7 @@ export async function createCore(config: Config, store: Store, plainLog: Logger)
     },
     recentErrors,
     counters,
+    activity,
     startedAt: Date.now(),
   };
 }

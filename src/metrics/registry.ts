@@ -55,7 +55,7 @@ export class Metrics implements StoreWriteObserver {
     watchHubTraffic(this.registry, core);
     watchAuth(this.registry, core);
     watchStore(this.registry, core, storeTiming);
-    if (core.config.redisUrl !== '') watchRedis(this.registry, core);
+    watchRedis(this.registry, core);
     for (const extra of extras) extra(this.registry);
   }
 
@@ -194,6 +194,8 @@ function watchRedis(registry: client.Registry, core: Core): void {
     labelNames: ['link'],
     registers: [registry],
     collect() {
+      // A lone node has no Redis: the family is declared (dashboards find it) with no samples.
+      if (core.config.redisUrl === '') return;
       this.set({ link: 'cluster' }, core.cluster.ready() ? 1 : 0);
       this.set({ link: 'store' }, core.store.ready() ? 1 : 0);
     },

@@ -14,8 +14,10 @@ import type { Logger } from '../log.ts';
 import { Metrics } from '../metrics/registry.ts';
 import { sessionCounting } from '../metrics/session-counting.ts';
 import { StoreTiming, timedStore } from '../metrics/store-timing.ts';
+import { webhookMetrics } from '../metrics/webhook-metrics.ts';
 import { openStore } from '../store/open.ts';
 import { refuseUpgrade } from '../transports/refuse-upgrade.ts';
+import { startWebhooks, type Webhooks } from '../webhooks/webhooks.ts';
 import { buildApp, type Readiness } from './app.ts';
 import { hubFactories } from './hubs.ts';
 import { connectionLog } from './connection-log.ts';
@@ -47,8 +49,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     core.presence.watchSessions(sessionCounting(core.counters));
     core.presence.watchSessions(connectionLog(log));
     if (config.demo) await loadDemo(core);
+    const webhooks = startWebhooks(core);
     const hubs = (parts.hubs = await Promise.all(hubFactories.map((factory) => factory(core))));
-    metrics?.watch(core, storeTiming);
+    metrics?.watch(core, storeTiming, [webhookMetrics(() => webhooks.stats())]);
     const readiness: Readiness = { ready: false };
     const app = buildApp(core, hubs, readiness, metrics);
     const traffic = new Traffic();
@@ -76,7 +79,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       core,
       listeners,
       admin,
-      shutdown: () => (stopping ??= shutdown({ core, hubs, listeners, admin, readiness, traffic }, config.shutdownTimeout * 1000)),
+      shutdown: () => (stopping ??= shutdown({ core, hubs, listeners, admin, readiness, traffic, webhooks }, config.shutdownTimeout * 1000)),
     };
   } catch (error) {
     await Promise.allSettled([
@@ -150,6 +153,7 @@ interface Parts {
   admin: AdminServer;
   readiness: Readiness;
   traffic: Traffic;
+  webhooks: Webhooks;
 }
 
 /** How often, while draining, idle keep-alive connections are closed and late sessions told to go. */
@@ -193,6 +197,7 @@ async function shutdown(parts: Parts, timeoutMs: number): Promise<void> {
   // delivery cursors) are complete.
   core.presence.closeAll();
   await Promise.allSettled(hubs.map((hub) => hub.close?.()));
+  await parts.webhooks.close();
   // The other nodes drop this node's users now rather than when its heartbeat expires.
   await core.cluster.leave();
   // Whatever happened above, everything acknowledged is already durable; this flushes the rest.

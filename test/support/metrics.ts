@@ -36,10 +36,18 @@ export function parseMetrics(text: string): Omit<Scrape, 'value'> {
     const [, name, labelText = '', value] = match;
     const family = [...types.keys()].find((family) => name === family || (name!.startsWith(family + '_') && /_(bucket|sum|count|total|created)$/.test(name!)));
     assert.ok(family, `line ${index + 1}: ${name} has no # TYPE`);
-    samples.push({ name: name!, labels: parseLabels(labelText, index + 1), value: Number(value) });
-    assert.ok(!Number.isNaN(samples.at(-1)!.value), `line ${index + 1}: ${value} is not a number`);
+    samples.push({ name: name!, labels: parseLabels(labelText, index + 1), value: sampleValue(value!, index + 1) });
   }
   return { types, samples };
+}
+
+/** A float as Prometheus reads one (Go's ParseFloat): NaN and Inf in any case (prom-client writes `Nan`). */
+function sampleValue(text: string, line: number): number {
+  if (/^nan$/i.test(text)) return NaN;
+  if (/^[+-]?inf$/i.test(text)) return text.startsWith('-') ? -Infinity : Infinity;
+  const value = Number(text);
+  assert.ok(text.trim() !== '' && !Number.isNaN(value), `line ${line}: ${text} is not a number`);
+  return value;
 }
 
 function parseLabels(text: string, line: number): Record<string, string> {

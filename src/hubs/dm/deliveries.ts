@@ -112,8 +112,18 @@ export class Deliveries {
       if (state.replaying) state.originated.add(keyOf(message.room, message.seq));
       // The sender has their own message: it is not "missed" on their other devices.
       this.#cursors.mark(from, message.room, message.seq);
-      const frame = await this.#conversations.frame(message);
-      const event: DmEvent = { room: message.room, seq: message.seq, from, to, origin: session.id, frame };
+      const fields = await this.#conversations.fields(message);
+      this.#core.activity.emit({
+        type: 'message.created',
+        hub: 'dm',
+        room: message.room,
+        seq: message.seq,
+        from: { id: from, username: fields.from },
+        to: { id: to, username: fields.to },
+        text,
+        time: message.ts,
+      });
+      const event: DmEvent = { room: message.room, seq: message.seq, from, to, origin: session.id, frame: JSON.stringify(fields) };
       this.#core.bus.publish(channel, event);
     });
   }

@@ -33,6 +33,7 @@ export class Deliveries {
   /** Called once the notifications are durable. */
   publish(notifications: Notification[], payload: unknown): void {
     if (notifications.length === 0) return;
+    this.#core.activity.emit({ type: 'notification.created', hub: 'notify', notifications, time: notifications[0]!.ts });
     const event: NotifyEvent = {
       payloadJson: JSON.stringify(payload),
       items: notifications.map(({ user, id }) => ({ user, id })),

@@ -84,6 +84,7 @@ export class PresenceConnection {
         // This node's sockets at once (and counted); the other nodes' through the bus.
         const delivered = deliverToUser(core, target, frame);
         if (core.presence.isOnline(target)) core.bus.publish(messagesChannel, { node: core.cluster.nodeId, to: target, frame } satisfies UserMessage);
+        core.activity.emit({ type: 'message.relayed', hub: 'presence', from: this.#session.userId!, to: target, delivered, time: Date.now() });
         return replyFrame(name, reqId, { delivered });
       }
       case 'subscribeOnlineStatus':

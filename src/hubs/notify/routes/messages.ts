@@ -1,5 +1,6 @@
 // POST /api/message/notify and /api/message/acknowledge.
 import type { Hono } from 'hono';
+import type { ActivityUser } from '../../../core/activity.ts';
 import type { UserId } from '../../../store/types.ts';
 import { readJsonBody } from '../../../transports/json-body.ts';
 import type { NotifyContext, NotifyEnv } from '../context.ts';
@@ -37,20 +38,24 @@ export function messageRoutes(app: Hono<NotifyEnv>, ctx: NotifyContext): void {
     const { user_id: username, message_ids: messageIds } = (body.value ?? {}) as Record<string, unknown>;
     const ids = ackIds(messageIds);
     const caller = c.get('caller');
-    let userId: UserId;
+    let user: ActivityUser;
     if (caller.kind === 'client') {
       if (typeof username !== 'string' || username === '') return validationError(c, { user_id: 'User id cannot be empty' });
-      const user = await core.directory.findUser(username);
-      if (!user) return notifyError(c, 404, 'User not found');
-      userId = user.id;
+      const found = await core.directory.findUser(username);
+      if (!found) return notifyError(c, 404, 'User not found');
+      user = { id: found.id, username: found.username };
     } else {
-      userId = caller.userId;
+      user = { id: caller.userId };
       if (username !== undefined) {
-        const user = await core.directory.getUser(userId);
-        if (user?.username !== username) return notifyError(c, 403, 'A stream token acknowledges only its own notifications');
+        const found = await core.directory.getUser(caller.userId);
+        if (found?.username !== username) return notifyError(c, 403, 'A stream token acknowledges only its own notifications');
+        user.username = found.username;
       }
     }
-    return c.json({ acknowledged: await core.store.notifications.ack(userId, ids) });
+    const acknowledged = await core.store.notifications.ack(user.id, ids);
+    // Once per acknowledgement: ids acknowledged again change nothing and say nothing.
+    if (acknowledged > 0) core.activity.emit({ type: 'notification.acked', hub: 'notify', user, ids, acknowledged, time: Date.now() });
+    return c.json({ acknowledged });
   });
 }
 
