@@ -3,13 +3,11 @@
 // written several rooms at once, as migrate does: thousands of small conversations would otherwise
 // each wait for a durable write in turn.
 
-import { PHASES, type MigrationCounts, type Phase, type Progress } from '../store/migrate.ts';
+import { noneCopied, PHASES, ROOMS_AT_ONCE, type MigrationCounts, type Phase, type Progress } from '../store/migrate.ts';
 import { MESSAGE_PAGE, NOTIFICATION_PAGE, type Inventory, type StoreImport } from '../store/transfer.ts';
 import type { BackupKind, BackupRecord, BackupRecords } from './format.ts';
 
 const PAGE = 1000;
-/** Rooms written at once, as in migrate. */
-const ROOMS_AT_ONCE = 8;
 
 const PHASE_OF: Record<BackupKind, Phase | undefined> = {
   user: 'users',
@@ -26,7 +24,7 @@ const PHASE_OF: Record<BackupKind, Phase | undefined> = {
 
 /** Writes every record into `to`; `totals` (the header's inventory) only sizes the progress. */
 export async function restoreBackup(records: AsyncIterable<BackupRecord>, to: StoreImport, totals: Inventory, onProgress: (p: Progress) => void = () => {}): Promise<MigrationCounts> {
-  const counts: MigrationCounts = { users: 0, clients: 0, groups: 0, rooms: 0, messages: 0, notifications: 0, secrets: 0, histories: 0 };
+  const counts = noneCopied();
   const phases = new Phases(counts, totals, onProgress);
   const rooms = new RoomWrites(to, (n) => phases.add('messages', n));
   let page: Page | undefined;

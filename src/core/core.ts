@@ -2,10 +2,10 @@
 import { joinCluster, type Cluster } from '../cluster/cluster.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
-import { Counters } from '../metrics/counters.ts';
 import type { Store, UserId } from '../store/types.ts';
 import { Activity } from './activity.ts';
 import type { Bus } from './bus.ts';
+import { Counters } from './counters.ts';
 import { Directory } from './directory.ts';
 import { Presence } from './presence.ts';
 import type { AttemptLimiter } from './rate-limiter.ts';

@@ -2,8 +2,8 @@
 // through it. The sink's own buffer is the send queue: once it holds more than `maxBufferedBytes`, the
 // client is not reading, and it is dropped with a reason instead of slowing anyone or growing memory.
 import { randomUUID } from 'node:crypto';
-import { newHubCounts, type HubCounts } from '../metrics/counters.ts';
 import type { UserId } from '../store/types.ts';
+import { newHubCounts, type HubCounts } from './counters.ts';
 
 export interface CloseReason {
   /** WebSocket close code; SSE streams just end. */

@@ -1,7 +1,7 @@
 // Points each session's counts at its hub's, and counts connections opened and closed by reason.
 import type { SessionWatcher } from '../core/presence.ts';
 import { closeReasonName } from '../core/session.ts';
-import type { Counters } from './counters.ts';
+import type { Counters } from '../core/counters.ts';
 
 export function sessionCounting(counters: Counters): SessionWatcher {
   return {

@@ -25,7 +25,12 @@ export interface Progress {
 export type MigrationCounts = Record<Phase, number> & { histories: number };
 
 /** Rooms copied at once: thousands of small conversations would otherwise each wait for a write in turn. */
-const ROOMS_AT_ONCE = 8;
+export const ROOMS_AT_ONCE = 8;
+
+/** Nothing copied yet. */
+export function noneCopied(): MigrationCounts {
+  return { users: 0, clients: 0, groups: 0, rooms: 0, messages: 0, notifications: 0, secrets: 0, histories: 0 };
+}
 
 /**
  * Copies `from` into `to`. Refuses ('EEXIST') a target that holds anything. When it resolves,
@@ -35,7 +40,7 @@ export async function migrateStore(from: Transferable, to: Transferable, onProgr
   const held = await describeContents(to.export);
   if (held !== undefined) throw new StoreError('EEXIST', `the target store is not empty: it holds ${held}`);
   const totals = await from.export.inventory();
-  const counts: MigrationCounts = { users: 0, clients: 0, groups: 0, rooms: 0, messages: 0, notifications: 0, secrets: 0, histories: 0 };
+  const counts = noneCopied();
   const phase = (name: Phase) => tracker(name, totals[name], counts, onProgress);
 
   await copyPages(from.export.users(), (page) => to.import.users(page), phase('users'));

@@ -400,19 +400,7 @@ export function request(port: number, spec: RequestSpec, timeoutMs = 15_000): Pr
         resolve({ status: response.statusCode ?? 0, headers: response.headers, text: '', json: undefined, stream });
         return;
       }
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try {
-          json = text === '' ? undefined : JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: response.statusCode ?? 0, headers: response.headers, text, json, stream });
-      });
-      response.on('error', reject);
+      readAnswer(response).then(resolve, reject);
     });
     req.on('timeout', () => req.destroy(new Error(`no answer to ${spec.method} ${spec.path.slice(0, 200)} within ${timeoutMs} ms`)));
     req.on('error', reject);
@@ -822,6 +810,25 @@ export async function closedWithin(socket: FuzzSocket, ms = 5000): Promise<{ cod
   }
 }
 
+/** A whole answer: its text, and its JSON when the text is JSON. */
+function readAnswer(response: http.IncomingMessage): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    response.on('data', (chunk: Buffer) => chunks.push(chunk));
+    response.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let json: unknown;
+      try {
+        json = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      resolve({ status: response.statusCode ?? 0, headers: response.headers, text, json, stream: false });
+    });
+    response.on('error', reject);
+  });
+}
+
 /**
  * A WebSocket upgrade request whose answer we read: 101 (the socket is dropped at once) or the
  * refusal, as an Answer. Headers may replace the handshake's own (to send broken handshakes).
@@ -840,20 +847,7 @@ export function upgradeRequest(port: number, path: string, headers: Record<strin
       socket.destroy();
       resolve({ status: response.statusCode ?? 101, headers: response.headers, text: '', json: undefined, stream: false });
     });
-    req.on('response', (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try {
-          json = text === '' ? undefined : JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: response.statusCode ?? 0, headers: response.headers, text, json, stream: false });
-      });
-    });
+    req.on('response', (response) => readAnswer(response).then(resolve, reject));
     req.on('timeout', () => req.destroy(new Error(`no answer to the upgrade of ${path.slice(0, 200)} within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end();

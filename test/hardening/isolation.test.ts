@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { Tokens } from '../../src/core/tokens.ts';
+import { call as callJson, type Answer } from '../support/cluster.ts';
 import { runCli, signingKey, startFlashhub, tempDir, waitForLog, type RunningFlashhub } from '../support/flashhub.ts';
 import { openSse, type SseStream } from '../support/sse.ts';
 import { connectWs, upgrade, type WsClient } from '../support/ws.ts';
@@ -53,27 +54,9 @@ function expectEqual<T>(actual: T, wanted: T, message: string): void {
   assert.deepEqual(actual, wanted, message);
 }
 
-interface Answer {
-  status: number;
-  json: any;
-  headers: Headers;
-}
-
-async function call(base: string, method: string, path: string, options: { body?: unknown; headers?: Record<string, string> } = {}): Promise<Answer> {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', ...options.headers },
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    redirect: 'manual',
-  });
-  const text = await response.text();
-  let json: unknown = text;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    // keep the text
-  }
-  return { status: response.status, json, headers: response.headers };
+/** One JSON request, the answer's body parsed when it is JSON (support/cluster.ts's call, with named options). */
+function call(base: string, method: string, path: string, options: { body?: unknown; headers?: Record<string, string> } = {}): Promise<Answer> {
+  return callJson(base, method, path, options.body, options.headers, 30_000);
 }
 
 /** A POST from a given local address (127.0.0.x), for the per-address login limits. */

@@ -1,5 +1,5 @@
-// Plain numbers bumped where things happen (a send, a failed login). Hot paths pay one increment;
-// prom-client reads them only when /metrics is scraped (metrics/registry.ts).
+// What the hubs did since the start: plain numbers bumped where things happen (a send, a failed
+// login). Hot paths pay one increment; /metrics reads them when it is scraped (metrics/registry.ts).
 
 /** What one hub did since the start. */
 export interface HubCounts {
